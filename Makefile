@@ -45,8 +45,10 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m bench $(BENCH_ARGS)
 
 ## Extract and compile the translations (needs GNU gettext; the compiled .mo files are committed).
+I18N_ENV := DATABASE_URL=postgresql://unused/unused DJANGO_DEBUG=true
 messages: $(VENV)/.installed-dev
-	$(PY) -m config.i18n
+	$(I18N_ENV) $(PY) manage.py makemessages -l ja --no-obsolete -i '.venv/*' -i '.data/*' -i 'tests/*' -i 'bench/*' -i 'staticfiles/*'
+	$(I18N_ENV) $(PY) manage.py compilemessages -l ja -i '.venv/*' -i '.data/*'
 
 clean-data:
 	rm -rf .data

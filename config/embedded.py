@@ -7,6 +7,7 @@ them through DATABASE_URL / REDIS_URL exactly as it would use any other server: 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -48,6 +49,7 @@ def start_postgres(pgdata: Path | None = None, database: str = DATABASE_NAME):
     The server stops when the last process holding a handle exits (pgserver counts handles across processes),
     so `make up` and a test run can share it; the data directory stays for the next start.
     """
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver

@@ -1,0 +1,47 @@
+"""The OpenAPI schema is valid OpenAPI 3 and the docs are served without any CDN."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(api_client) -> dict:
+    response = api_client.get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_schema_is_valid_openapi_3(schema):
+    validate(schema)
+    assert schema["openapi"].startswith("3.")
+
+
+def test_schema_documents_bearer_auth_and_problem_errors(schema):
+    assert schema["components"]["securitySchemes"]["bearerKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schema["components"]["securitySchemes"]["bearerKey"]["description"],
+    }
+    root = schema["paths"]["/api/v1/"]["get"]
+    assert {"bearerKey": []} in root["security"]
+    problem = root["responses"]["401"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+    assert set(schema["components"]["schemas"]["Problem"]["required"]) == {"type", "title", "status"}
+
+
+def test_swagger_ui_is_served_offline(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources
+    assert all(source.startswith("/static/") for source in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source

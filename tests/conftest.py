@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from licensing.services import api_key_create
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("staff", "staff@example.com", "pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def staff_key(staff_user) -> str:
+    _, key = api_key_create(name="test", user=staff_user)
+    return key
+
+
+@pytest.fixture
+def staff_client(staff_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_key}")
+    return client
