@@ -1,0 +1,11 @@
+DROP TRIGGER IF EXISTS ledger_chainhead_forward ON ledger_chainhead;
+DELETE FROM ledger_chainhead;
+DROP FUNCTION IF EXISTS ledger_chainhead_forward();
+DROP TRIGGER IF EXISTS ledger_journaltransaction_immutable ON ledger_journaltransaction;
+DROP TRIGGER IF EXISTS ledger_posting_immutable ON ledger_posting;
+DROP FUNCTION IF EXISTS ledger_refuse_change();
+DROP TRIGGER IF EXISTS ledger_transaction_has_postings ON ledger_journaltransaction;
+DROP FUNCTION IF EXISTS ledger_check_has_postings();
+DROP TRIGGER IF EXISTS ledger_posting_balanced ON ledger_posting;
+DROP FUNCTION IF EXISTS ledger_check_balanced();
+ALTER TABLE ledger_posting DROP CONSTRAINT IF EXISTS ledger_posting_currency_of_account;
