@@ -1,9 +1,13 @@
+from pathlib import Path
+
 from django.db import migrations
 
-from ledger.sql import run_sql_file
+from config.sqlfiles import run_sql_file
+
+SQL = Path(__file__).resolve().parent.parent / "sql"
 
 
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0001_initial")]
 
-    operations = [run_sql_file("0002_guards")]
+    operations = [run_sql_file(SQL, "0002_guards")]

@@ -22,6 +22,14 @@ class ApiKey(models.Model):
         null=True,
         blank=True,
     )
+    licensee = models.ForeignKey(
+        "licensing.Licensee",
+        verbose_name=_("licensee"),
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        null=True,
+        blank=True,
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
@@ -32,8 +40,8 @@ class ApiKey(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(user__isnull=False),
-                name="%(app_label)s_%(class)s_has_owner",
+                condition=Q(user__isnull=False, licensee__isnull=True) | Q(user__isnull=True, licensee__isnull=False),
+                name="%(app_label)s_%(class)s_one_owner",
             ),
         ]
 

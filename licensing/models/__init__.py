@@ -1,0 +1,16 @@
+from .agreements import Agreement, Licensee, Term
+from .catalogue import RightsHolder, RightsHolderMember, Reservation, Share, Work, WorkIdentifier
+from .keys import ApiKey
+
+__all__ = [
+    "Agreement",
+    "ApiKey",
+    "Licensee",
+    "Reservation",
+    "RightsHolder",
+    "RightsHolderMember",
+    "Share",
+    "Term",
+    "Work",
+    "WorkIdentifier",
+]

@@ -1,0 +1,17 @@
+DROP TRIGGER IF EXISTS licensing_scope_holders_frozen ON licensing_agreement_scope_rights_holders;
+DROP TRIGGER IF EXISTS licensing_scope_works_frozen ON licensing_agreement_scope_works;
+DROP TRIGGER IF EXISTS licensing_term_frozen ON licensing_term;
+DROP FUNCTION IF EXISTS licensing_refuse_frozen_agreement_part();
+DROP TRIGGER IF EXISTS licensing_agreement_frozen ON licensing_agreement;
+DROP FUNCTION IF EXISTS licensing_refuse_frozen_agreement();
+DROP TRIGGER IF EXISTS licensing_agreement_versions_disjoint ON licensing_agreement;
+DROP FUNCTION IF EXISTS licensing_check_agreement_versions();
+DROP TRIGGER IF EXISTS licensing_work_no_cycle ON licensing_work;
+DROP FUNCTION IF EXISTS licensing_check_work_parent();
+DROP TRIGGER IF EXISTS licensing_share_sum_100 ON licensing_share;
+DROP FUNCTION IF EXISTS licensing_check_share_sum();
+DROP INDEX IF EXISTS licensing_holder_kana_bigrams;
+DROP INDEX IF EXISTS licensing_holder_name_bigrams;
+DROP INDEX IF EXISTS licensing_work_title_en_bigrams;
+DROP INDEX IF EXISTS licensing_work_title_bigrams;
+DROP FUNCTION IF EXISTS licensing_bigrams(text);
