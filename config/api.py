@@ -26,4 +26,6 @@ class ApiRootView(APIView):
     )
     def get(self, request: Request) -> Response:
         key = request.auth
+        if key.licensee_id:
+            return Response({"kind": "licensee", "name": key.licensee.name, "key_prefix": key.prefix})
         return Response({"kind": "user", "name": request.user.get_username(), "key_prefix": key.prefix})

@@ -214,6 +214,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "UseEnum": "licensing.choices.Use",
+        "HolderKindEnum": "licensing.choices.HolderKind",
+        "WorkKindEnum": "licensing.choices.WorkKind",
+        "TermTypeEnum": "licensing.choices.TermType",
+        "AgreementStatusEnum": "licensing.choices.AgreementStatus",
+        "AccountTypeEnum": "licensing.choices.AccountType",
+        "EveryEnum": "licensing.choices.Every",
+        "PrincipalKindEnum": ["user", "licensee"],
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "APPEND_COMPONENTS": {

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from .principals import LicenseePrincipal
 from .services import api_key_verify
 
 
@@ -25,6 +26,8 @@ class BearerKeyAuthentication(BaseAuthentication):
         api_key = api_key_verify(key)
         if api_key is None:
             raise exceptions.AuthenticationFailed(_("The API key is not valid, expired or revoked."))
+        if api_key.licensee is not None:
+            return LicenseePrincipal(api_key.licensee), api_key
         user = api_key.user
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed(_("The API key is not valid, expired or revoked."))

@@ -1,11 +1,184 @@
-"""Reads for the licensing app."""
+"""Reads for the licensing app. Visibility is decided here, once: staff see everything, a rights holder's user
+its own world, a licensee the catalogue (read-only) and its own agreements."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
 
-from .models import ApiKey
+from django.db import connection
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from .models import Agreement, ApiKey, Licensee, Reservation, RightsHolder, Share, Work, WorkIdentifier
+from .principals import Access
+from .validators import normalize_isbn, normalize_iscc
 
 
 def api_key_list_for_user(*, user) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user)
+
+
+def owned_work_ids_sql(holder_ids: Iterable) -> RawSQL:
+    return RawSQL("SELECT work_id FROM licensing_owned_works(%s::uuid[])", [[str(h) for h in holder_ids]])
+
+
+# rights holders ----------------------------------------------------------------------------------------------------
+def rights_holder_list(*, access: Access) -> QuerySet[RightsHolder]:
+    qs = RightsHolder.objects.all()
+    if access.is_staff or access.is_licensee:
+        return qs
+    return qs.filter(pk__in=access.holder_ids)
+
+
+def rights_holder_search(qs: QuerySet[RightsHolder], term: str) -> QuerySet[RightsHolder]:
+    return qs.filter(_bigram_match(["name", "name_kana"], term))
+
+
+# works -------------------------------------------------------------------------------------------------------------
+def work_list(*, access: Access) -> QuerySet[Work]:
+    qs = Work.objects.all()
+    if access.is_staff or access.is_licensee:
+        return qs
+    if not access.holder_ids:
+        return qs.none()
+    return qs.filter(pk__in=owned_work_ids_sql(access.holder_ids))
+
+
+def work_search(qs: QuerySet[Work], term: str) -> QuerySet[Work]:
+    """Substring search of titles (Japanese or English) through the bigram indexes, plus exact identifiers."""
+    term = term.strip()
+    if not term:
+        return qs
+    match = _bigram_match(["title", "title_en"], term)
+    reference = work_reference_filter(term)
+    return qs.filter(match | reference) if reference is not None else qs.filter(match)
+
+
+def _bigram_match(fields: list[str], term: str) -> Q:
+    """`field ILIKE %term%`, narrowed first by `licensing_bigrams(field) @> licensing_bigrams(term)` (GIN)."""
+    query = Q()
+    for field in fields:
+        condition = Q(**{f"{field}__icontains": term})
+        if len(term) >= 2:
+            condition &= Q(
+                RawSQL(  # noqa: S611 (the field name is ours, the term a parameter)
+                    f"licensing_bigrams({connection.ops.quote_name(field)}) @> licensing_bigrams(%s)",
+                    [term],
+                    output_field=BooleanField(),
+                )
+            )
+        query |= condition
+    return query
+
+
+def work_reference_filter(reference: str) -> Q | None:
+    """A work reference (API.md): `<uuid>`, `isbn:…`, `iscc:…`, `ext:<scheme>:<value>`; None if malformed."""
+    import uuid
+
+    from django.core.exceptions import ValidationError
+
+    text = reference.strip()
+    try:
+        if text.lower().startswith("isbn:"):
+            return Q(isbn=normalize_isbn(text[5:]))
+        if text.lower().startswith("iscc:"):
+            return Q(iscc=normalize_iscc(text[5:]))
+        if text.lower().startswith("ext:"):
+            scheme, sep, value = text[4:].partition(":")
+            if not sep or not scheme or not value:
+                return None
+            return Q(Exists(WorkIdentifier.objects.filter(work=OuterRef("pk"), scheme=scheme.lower(), value=value)))
+        return Q(pk=uuid.UUID(text))
+    except (ValidationError, ValueError):
+        return None
+
+
+def effective_shares(work_ids: Iterable) -> dict:
+    """work id → [(rights holder id, share, owner work id)] — own shares or the nearest ancestor's."""
+    ids = [str(pk) for pk in work_ids]
+    result: dict = defaultdict(list)
+    if not ids:
+        return result
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT work_id, rights_holder_id, share, owner_work_id FROM licensing_effective_shares(%s::uuid[]) "
+            "ORDER BY work_id, share DESC, rights_holder_id",
+            [ids],
+        )
+        for work_id, holder_id, share, owner_work_id in cursor.fetchall():
+            result[work_id].append((holder_id, Decimal(share), owner_work_id))
+    return result
+
+
+def reserved_work_ids(work_ids: Iterable, use: str | None = None) -> set:
+    ids = [str(pk) for pk in work_ids]
+    if not ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT work_id FROM licensing_reserved_works(%s::uuid[], %s)", [ids, use])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def work_details(works: list[Work]) -> dict:
+    """For a page of works, in a fixed number of queries: identifiers, effective shares, reserved flag."""
+    ids = [work.pk for work in works]
+    externals: dict = defaultdict(list)
+    for work_id, scheme, value in WorkIdentifier.objects.filter(work_id__in=ids).values_list(
+        "work_id", "scheme", "value"
+    ):
+        externals[work_id].append({"scheme": scheme, "value": value})
+    shares = effective_shares(ids)
+    reserved = reserved_work_ids(ids)
+    return {"external": externals, "shares": shares, "reserved": reserved}
+
+
+def work_is_owned_by(*, work: Work, holder_ids: Iterable) -> bool:
+    holders = set(holder_ids)
+    return any(holder in holders for holder, _share, _owner in effective_shares([work.pk]).get(work.pk, []))
+
+
+# reservations ------------------------------------------------------------------------------------------------------
+def reservation_list(*, access: Access) -> QuerySet[Reservation]:
+    qs = Reservation.objects.select_related("rights_holder", "work")
+    if access.is_staff:
+        return qs
+    return qs.filter(rights_holder_id__in=access.holder_ids)
+
+
+# licensees and agreements ------------------------------------------------------------------------------------------
+def licensee_list(*, access: Access) -> QuerySet[Licensee]:
+    if access.is_staff:
+        return Licensee.objects.all()
+    if access.is_licensee:
+        return Licensee.objects.filter(pk=access.licensee.pk)
+    return Licensee.objects.none()
+
+
+def agreement_list(*, access: Access) -> QuerySet[Agreement]:
+    qs = Agreement.objects.select_related("licensee")
+    if access.is_staff:
+        return qs
+    if access.is_licensee:
+        return qs.filter(licensee=access.licensee)
+    if access.holder_ids:
+        return agreements_covering_holders(qs, access.holder_ids)
+    return qs.none()
+
+
+def agreements_covering_holders(qs: QuerySet[Agreement], holder_ids: Iterable) -> QuerySet[Agreement]:
+    """Agreements whose scope reaches a holder's works: the whole catalogue, the holder itself, or one of its works
+    (or an ancestor of one)."""
+    holder_ids = list(holder_ids)
+    owned = owned_work_ids_sql(holder_ids)
+    return qs.filter(
+        Q(scope_catalogue=True)
+        | Q(scope_rights_holders__in=holder_ids)
+        | Q(scope_works__in=owned)
+        | Q(scope_works__children__in=owned)
+    ).distinct()
+
+
+def shares_of(work: Work) -> list[Share]:
+    return list(work.shares.select_related("rights_holder"))

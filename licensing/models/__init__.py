@@ -1,5 +1,5 @@
 from .agreements import Agreement, Licensee, Term
-from .catalogue import RightsHolder, RightsHolderMember, Reservation, Share, Work, WorkIdentifier
+from .catalogue import Reservation, RightsHolder, RightsHolderMember, Share, Work, WorkIdentifier
 from .keys import ApiKey
 
 __all__ = [

@@ -63,9 +63,7 @@ class Agreement(models.Model):
     )
     uses = ArrayField(models.CharField(max_length=20, choices=Use.choices), verbose_name=_("uses"))
     scope_catalogue = models.BooleanField(_("whole catalogue"), default=False)
-    scope_works = models.ManyToManyField(
-        Work, blank=True, related_name="agreements", verbose_name=_("works in scope")
-    )
+    scope_works = models.ManyToManyField(Work, blank=True, related_name="agreements", verbose_name=_("works in scope"))
     scope_rights_holders = models.ManyToManyField(
         RightsHolder, blank=True, related_name="agreements", verbose_name=_("rights holders in scope")
     )
@@ -89,18 +87,26 @@ class Agreement(models.Model):
         verbose_name_plural = _("agreements")
         ordering = ["-starts_on", "reference", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["licensee", "reference", "version"], name="%(app_label)s_%(class)s_version"),
-            models.CheckConstraint(condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
-                                   name="%(app_label)s_%(class)s_dates"),
-            models.CheckConstraint(condition=Q(uses__len__gt=0) & Q(uses__contained_by=USE_VALUES),
-                                   name="%(app_label)s_%(class)s_uses_valid"),
+            models.UniqueConstraint(
+                fields=["licensee", "reference", "version"], name="%(app_label)s_%(class)s_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="%(app_label)s_%(class)s_dates",
+            ),
+            models.CheckConstraint(
+                condition=Q(uses__len__gt=0) & Q(uses__contained_by=USE_VALUES),
+                name="%(app_label)s_%(class)s_uses_valid",
+            ),
             models.CheckConstraint(condition=Q(territories__len__gt=0), name="%(app_label)s_%(class)s_territories"),
-            models.CheckConstraint(condition=Q(commission__gte=0, commission__lte=100),
-                                   name="%(app_label)s_%(class)s_commission_range"),
-            models.CheckConstraint(condition=Q(status__in=AgreementStatus.values),
-                                   name="%(app_label)s_%(class)s_status_valid"),
+            models.CheckConstraint(
+                condition=Q(commission__gte=0, commission__lte=100), name="%(app_label)s_%(class)s_commission_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AgreementStatus.values), name="%(app_label)s_%(class)s_status_valid"
+            ),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="%(app_label)s_%(class)s_currency"),
-        ]  # fmt: skip
+        ]
         indexes = [
             models.Index(fields=["status", "starts_on"], name="licensing_agreement_status"),
         ]
@@ -117,13 +123,19 @@ class Term(models.Model):
     """One royalty term of an agreement (RULES.md, Terms). Money in the agreement's currency, minor units."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="terms", verbose_name=_("agreement"))
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, related_name="terms", verbose_name=_("agreement")
+    )
     type = models.CharField(_("type"), max_length=20, choices=TermType.choices)
     use = models.CharField(_("use"), max_length=20, choices=Use.choices, null=True, blank=True)
     rate = models.DecimalField(
-        _("rate per unit"), max_digits=24, decimal_places=6, null=True, blank=True,
+        _("rate per unit"),
+        max_digits=24,
+        decimal_places=6,
+        null=True,
+        blank=True,
         help_text=_("per_unit: price per unit, in major units of the agreement's currency."),
-    )  # fmt: skip
+    )
     percent = models.DecimalField(_("percent"), max_digits=9, decimal_places=6, null=True, blank=True)
     amount = models.BigIntegerField(
         _("amount"), null=True, blank=True, help_text=_("Fee, guarantee or advance, in minor units.")
@@ -139,20 +151,44 @@ class Term(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(type="per_unit", use__isnull=False, rate__gte=0, percent__isnull=True, amount__isnull=True,
-                      every__isnull=True)
-                    | Q(type="per_work", use__isnull=False, amount__gt=0, rate__isnull=True, percent__isnull=True,
-                        every__isnull=True)
-                    | Q(type="revenue_share", use__isnull=False, percent__gt=0, percent__lte=100, rate__isnull=True,
-                        amount__isnull=True, every__isnull=True)
+                    Q(
+                        type="per_unit",
+                        use__isnull=False,
+                        rate__gte=0,
+                        percent__isnull=True,
+                        amount__isnull=True,
+                        every__isnull=True,
+                    )
+                    | Q(
+                        type="per_work",
+                        use__isnull=False,
+                        amount__gt=0,
+                        rate__isnull=True,
+                        percent__isnull=True,
+                        every__isnull=True,
+                    )
+                    | Q(
+                        type="revenue_share",
+                        use__isnull=False,
+                        percent__gt=0,
+                        percent__lte=100,
+                        rate__isnull=True,
+                        amount__isnull=True,
+                        every__isnull=True,
+                    )
                     | Q(type="flat_fee", amount__gt=0, every__isnull=False, rate__isnull=True, percent__isnull=True)
-                    | Q(type="minimum_guarantee", amount__gt=0, every__isnull=False, rate__isnull=True,
-                        percent__isnull=True)
+                    | Q(
+                        type="minimum_guarantee",
+                        amount__gt=0,
+                        every__isnull=False,
+                        rate__isnull=True,
+                        percent__isnull=True,
+                    )
                     | Q(type="advance", amount__gt=0, every__isnull=True, rate__isnull=True, percent__isnull=True)
                 ),
                 name="%(app_label)s_%(class)s_fields_of_type",
             ),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {self.use or ''}".strip()

@@ -62,12 +62,22 @@ class RightsHolder(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(bank_code__isnull=True, branch_code__isnull=True, account_type__isnull=True,
-                            account_number__isnull=True, account_holder_kana__isnull=True)
-                | Q(bank_code__regex=r"^\d{4}$", branch_code__regex=r"^\d{3}$", account_type__isnull=False,
-                    account_number__regex=r"^\d{7}$", account_holder_kana__isnull=False),
+                condition=Q(
+                    bank_code__isnull=True,
+                    branch_code__isnull=True,
+                    account_type__isnull=True,
+                    account_number__isnull=True,
+                    account_holder_kana__isnull=True,
+                )
+                | Q(
+                    bank_code__regex=r"^\d{4}$",
+                    branch_code__regex=r"^\d{3}$",
+                    account_type__isnull=False,
+                    account_number__regex=r"^\d{7}$",
+                    account_holder_kana__isnull=False,
+                ),
                 name="%(app_label)s_%(class)s_bank_account_complete",
-            ),  # fmt: skip
+            ),
             models.CheckConstraint(
                 condition=Q(invoice_registration_number__regex=r"^T\d{13}$")
                 | Q(invoice_registration_number__isnull=True),
@@ -131,8 +141,9 @@ class Work(models.Model):
         ordering = ["title"]
         constraints = [
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="%(app_label)s_%(class)s_not_own_parent"),
-            models.CheckConstraint(condition=Q(isbn__regex=r"^97[89]\d{10}$") | Q(isbn__isnull=True),
-                                   name="%(app_label)s_%(class)s_isbn13"),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(isbn__regex=r"^97[89]\d{10}$") | Q(isbn__isnull=True), name="%(app_label)s_%(class)s_isbn13"
+            ),
         ]
         indexes = [
             models.Index(fields=["title", "id"], name="licensing_work_title_id"),
@@ -155,8 +166,9 @@ class WorkIdentifier(models.Model):
         verbose_name_plural = _("external identifiers")
         constraints = [
             models.UniqueConstraint(fields=["scheme", "value"], name="%(app_label)s_%(class)s_unique"),
-            models.CheckConstraint(condition=Q(scheme__regex=r"^[a-z0-9][a-z0-9._-]*$"),
-                                   name="%(app_label)s_%(class)s_scheme_format"),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(scheme__regex=r"^[a-z0-9][a-z0-9._-]*$"), name="%(app_label)s_%(class)s_scheme_format"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,55 @@
+"""Serializer fields shared by every API: money objects (API.md, Conventions)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ledger.money import Money, MoneyError
+
+MONEY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "amount": {
+            "type": "string",
+            "pattern": r"^\d+(\.\d+)?$",
+            "example": "1500",
+            "description": "Major units, at most the currency's minor digits (JPY 0, USD 2).",
+        },
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "example": "JPY"},
+    },
+    "required": ["amount", "currency"],
+}
+
+
+@extend_schema_field(MONEY_SCHEMA)
+class MoneyField(serializers.Field):
+    default_error_messages = {
+        "invalid": _('A money object is {"amount": "1500", "currency": "JPY"}.'),
+    }
+
+    def to_internal_value(self, data) -> Money:
+        if not isinstance(data, dict) or set(data) - {"amount", "currency"} or "amount" not in data:
+            self.fail("invalid")
+        amount, currency = data.get("amount"), data.get("currency")
+        if not isinstance(amount, str) or not isinstance(currency, str):
+            self.fail("invalid")
+        try:
+            return Money.parse(amount, currency)
+        except MoneyError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Money) -> dict[str, str]:
+        return value.as_dict()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class WorkReferenceField(serializers.CharField):
+    """`<uuid>` · `isbn:…` · `iscc:…` · `ext:<scheme>:<value>` (API.md, Work references)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 300)
+        kwargs.setdefault("help_text", _("A work reference: a uuid, isbn:…, iscc:… or ext:<scheme>:<value>."))
+        super().__init__(**kwargs)
