@@ -109,6 +109,8 @@ def flatten_errors(detail: Any, path: str = "") -> Iterator[dict[str, str]]:
             key = str(key)
             if key in {"non_field_errors", "__all__"}:
                 yield from flatten_errors(value, path)
+            elif key.isdigit():  # DRF reports items of lists by index: events[3], not events.3
+                yield from flatten_errors(value, f"{path}[{key}]")
             else:
                 yield from flatten_errors(value, f"{path}.{key}" if path else key)
     elif isinstance(detail, list):

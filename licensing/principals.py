@@ -34,6 +34,9 @@ class LicenseePrincipal:
         return self.get_username()
 
 
+PLATFORM_STAFF = "licensing.platform_staff"
+
+
 class Access:
     """What the caller may see: everything (staff), some rights holders' world, or a licensee's."""
 
@@ -48,9 +51,16 @@ class Access:
     def is_licensee(self) -> bool:
         return isinstance(self.user, LicenseePrincipal)
 
-    @property
+    @cached_property
     def is_staff(self) -> bool:
-        return bool(not self.is_licensee and self.user.is_authenticated and self.user.is_active and self.user.is_staff)
+        """Platform staff (the Staff and Finance groups, superusers). A rights holder's user also has Django's
+        `is_staff` flag, to log in to the admin, but not this permission."""
+        return bool(
+            not self.is_licensee
+            and self.user.is_authenticated
+            and self.user.is_active
+            and self.user.has_perm(PLATFORM_STAFF)
+        )
 
     @cached_property
     def holder_ids(self) -> frozenset:

@@ -14,7 +14,13 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user("staff", "staff@example.com", "pw-staff-123", is_staff=True)
+    from django.contrib.auth.models import Group
+
+    from licensing.roles import STAFF
+
+    user = get_user_model().objects.create_user("staff", "staff@example.com", "pw-staff-123", is_staff=True)
+    user.groups.add(Group.objects.get(name=STAFF))
+    return user
 
 
 @pytest.fixture

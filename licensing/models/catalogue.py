@@ -60,6 +60,7 @@ class RightsHolder(models.Model):
         verbose_name = _("rights holder")
         verbose_name_plural = _("rights holders")
         ordering = ["name"]
+        permissions = [("platform_staff", _("Acts for the platform: sees every party's data"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(

@@ -111,7 +111,7 @@ def test_nested_errors_are_flattened_to_field_paths():
     assert list(flatten_errors(detail)) == [
         {"field": "events[3].quantity", "message": "Ensure this value is greater than or equal to 1."},
         {"message": "Something about the whole body."},
-        {"field": "scope.works.0", "message": "Unknown work."},
+        {"field": "scope.works[0]", "message": "Unknown work."},
     ]
 
 
