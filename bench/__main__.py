@@ -9,8 +9,9 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = [arg for arg in argv if not arg.startswith("-")]
-    options = [arg for arg in argv if arg.startswith("-")]
+    # benchmark names first, then options (with their values: `ledger --n 20000`), which every selected benchmark gets
+    first_option = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:first_option], argv[first_option:]
     available = sorted(
         info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)]) if not info.name.startswith("_")
     )

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
+from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
 from config.admin_tools import EstimatedCountPaginator
@@ -248,6 +249,7 @@ class WorkAdmin(ImportMixin, ScopedAdmin):
     inlines = [ShareInline, WorkIdentifierInline]
     readonly_fields = ["reserved", "effective_owners"]
     fields = ["title", "title_en", "kind", "parent", "isbn", "iscc", "reserved", "effective_owners"]
+    import_formats = [CSV, XLSX]
 
     def get_resource_classes(self, request=None):
         from .imports import WorkResource
@@ -286,7 +288,8 @@ class WorkAdmin(ImportMixin, ScopedAdmin):
         names = dict(RightsHolder.objects.filter(pk__in=[h for h, _s, _o in shares]).values_list("pk", "name"))
         inherited = any(owner != obj.pk for _h, _s, owner in shares)
         text = ", ".join(f"{names.get(h, h)} {s:.2f}%" for h, s, _o in shares) or "—"
-        return f"{text} ({gettext('inherited from the parent')})" if inherited else text
+        note = gettext("inherited from the parent")
+        return f"{text} ({note})" if inherited else text
 
     def has_import_permission(self, request):
         return self.has_add_permission(request)

@@ -7,4 +7,4 @@ class LicensingConfig(AppConfig):
     verbose_name = _("Licensing")
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from . import lookups, schema  # noqa: F401  (register the bigram lookup and the OpenAPI auth extension)

@@ -44,9 +44,14 @@ def sync_role_groups(apps) -> None:
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        original = getattr(
+            app_config, "models_module", None
+        )  # None on the migrations' app stubs, which create_permissions skips
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, verbosity=0, apps=apps)
+        finally:
+            app_config.models_module = original
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, spec in ROLE_PERMISSIONS.items():
@@ -62,3 +67,16 @@ def sync_role_groups(apps) -> None:
                     if permission is not None:
                         wanted.append(permission)
         group.permissions.set(wanted)
+
+
+def role_group(name: str):
+    """The group of a role, recreated with its permissions if it is missing (e.g. after a test flushed the tables
+    that the migration filled)."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        sync_role_groups(global_apps)
+        group = Group.objects.get(name=name)
+    return group

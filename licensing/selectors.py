@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from .models import Agreement, ApiKey, Licensee, Reservation, RightsHolder, Share, Work, WorkIdentifier
@@ -62,13 +62,7 @@ def _bigram_match(fields: list[str], term: str) -> Q:
     for field in fields:
         condition = Q(**{f"{field}__icontains": term})
         if len(term) >= 2:
-            condition &= Q(
-                RawSQL(  # noqa: S611 (the field name is ours, the term a parameter)
-                    f"licensing_bigrams({connection.ops.quote_name(field)}) @> licensing_bigrams(%s)",
-                    [term],
-                    output_field=BooleanField(),
-                )
-            )
+            condition &= Q(**{f"{field}__bigram_contains": term})
         query |= condition
     return query
 

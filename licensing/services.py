@@ -18,7 +18,7 @@ from rest_framework_api_key.crypto import KeyGenerator
 
 from ledger.money import Money, MoneyError, validate_currency
 
-from .choices import AgreementStatus, HolderKind, TermType, Use
+from .choices import AgreementStatus, HolderKind, TermType, Use, WorkKind
 from .models import (
     Agreement,
     ApiKey,
@@ -115,8 +115,9 @@ class Errors:
 
 
 def _integrity(exc: IntegrityError) -> ValidationError:
-    """Translate a unique-constraint race into a field error rather than a 500."""
-    text = str(exc)
+    """Translate a constraint PostgreSQL enforced (a race past our checks) into a field error rather than a 500."""
+    diag = getattr(exc.__cause__, "diag", None)
+    text = f"{exc} {getattr(diag, 'constraint_name', '') or ''}"
     for marker, field, message in [
         ("isbn", "identifiers.isbn", _("Another work already has this ISBN.")),
         ("iscc", "identifiers.iscc", _("Another work already has this ISCC.")),
@@ -316,6 +317,8 @@ def work_create(*, access: Access, data: dict[str, Any]) -> Work:
     work = Work(kind=data.get("kind"), title=(data.get("title") or "").strip(), title_en=data.get("title_en") or "")
     if not work.title:
         errors.add("title", _("A title is required."))
+    if work.kind not in WorkKind.values:
+        errors.add("kind", _("Choose one of: %(kinds)s.") % {"kinds": ", ".join(WorkKind.values)})
     parent = data.get("parent")
     work.parent = parent
     _check_parent(work, parent, access, errors)
@@ -343,14 +346,17 @@ def work_update(*, access: Access, work: Work, data: dict[str, Any]) -> Work:
             setattr(work, field, (data[field] or "").strip() if field != "kind" else data[field])
     if "title" in data and not work.title:
         errors.add("title", _("A title is required."))
+    if "kind" in data and work.kind not in WorkKind.values:
+        errors.add("kind", _("Choose one of: %(kinds)s.") % {"kinds": ", ".join(WorkKind.values)})
     if "parent" in data:
         work.parent = data["parent"]
         _check_parent(work, work.parent, access, errors)
     shares = data.get("shares") if "shares" in data else None
     if shares is not None:
         _validate_shares(shares, errors)
-        if not shares and work.parent is None:
-            errors.add("shares", _("A work without a parent needs shares summing to 100.00."))
+    has_shares = bool(shares) if shares is not None else work.shares.exists()
+    if not has_shares and work.parent is None:
+        errors.add("shares", _("A work without a parent needs shares summing to 100.00."))
     ext = _identifiers(work, data.get("identifiers") or {}, errors)
     errors.raise_if_any()
     _save_work(work, shares, ext)

@@ -14,12 +14,10 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def staff_user(db):
-    from django.contrib.auth.models import Group
-
-    from licensing.roles import STAFF
+    from licensing.roles import STAFF, role_group
 
     user = get_user_model().objects.create_user("staff", "staff@example.com", "pw-staff-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=STAFF))
+    user.groups.add(role_group(STAFF))
     return user
 
 

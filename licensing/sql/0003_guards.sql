@@ -30,7 +30,7 @@ BEGIN
     LOOP
         SELECT sum(share) INTO total FROM licensing_share WHERE work_id = w;
         IF total IS NOT NULL AND total <> 100 THEN
-            RAISE EXCEPTION 'the shares of work % sum to %%%, not 100.00%%', w, total
+            RAISE EXCEPTION 'the shares of work % sum to %, not 100.00', w, total
                 USING ERRCODE = 'check_violation', CONSTRAINT = 'licensing_share_sum_100';
         END IF;
     END LOOP;

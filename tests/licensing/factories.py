@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 
 from licensing.models import Licensee, RightsHolder, RightsHolderMember, Share, Work
-from licensing.roles import RIGHTS_HOLDERS
+from licensing.roles import RIGHTS_HOLDERS, role_group
 
 
 class RightsHolderFactory(factory.django.DjangoModelFactory):
@@ -55,6 +54,6 @@ def holder_user(holder: RightsHolder, username: str | None = None):
     user = get_user_model().objects.create_user(
         username or f"user-of-{holder.pk}", password="pw-holder-123", is_staff=True
     )
-    user.groups.add(Group.objects.get(name=RIGHTS_HOLDERS))
+    user.groups.add(role_group(RIGHTS_HOLDERS))
     RightsHolderMember.objects.create(rights_holder=holder, user=user)
     return user

@@ -89,7 +89,8 @@ def test_staff_create_an_agreement_with_every_term_kind(world):
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"terms": [{"type": "per_work", "use": "training", "fee": {"amount": "20", "currency": "USD"}}]}, "terms[0].fee"),
+        ({"terms": [{"type": "per_work", "use": "training", "fee": {"amount": "20", "currency": "USD"}}]},
+         "terms[0].fee"),
         ({"terms": [{"type": "per_unit", "use": "retrieval", "rate": "1"}]}, "terms[0].use"),
         ({"terms": [{"type": "per_unit", "use": "generation"}]}, "terms[0].rate"),
         ({"terms": [{"type": "revenue_share", "use": "generation", "percent": "150"}]}, "terms[0].percent"),

@@ -234,3 +234,19 @@ def test_reserving_a_work_one_does_not_own_is_refused(world):
         "/api/v1/reservations", {"rights_holder": str(world["publisher"].pk), "uses": ["training"]}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_a_cycle_through_the_api_is_a_field_error(world):
+    series, volume = world["series"], world["volume"]
+    response = world["staff"].patch(f"/api/v1/works/{series.pk}", {"parent": str(volume.pk)}, format="json")
+    assert response.status_code == 400
+    assert errors_of(response) == {"parent": "A work cannot be its own ancestor."}
+
+
+def test_removing_the_parent_of_a_work_without_shares_is_refused(world):
+    volume = world["volume"]
+    response = world["staff"].patch(f"/api/v1/works/{volume.pk}", {"parent": None}, format="json")
+    assert response.status_code == 400
+    assert "shares" in errors_of(response)
+    volume.refresh_from_db()
+    assert volume.parent_id == world["series"].pk

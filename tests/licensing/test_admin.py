@@ -1,0 +1,165 @@
+"""The admin for rights holders' users: only their own world, in Japanese when the browser asks for it."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from licensing.models import Share, Work
+
+from .factories import LicenseeFactory, RightsHolderFactory, holder_user, work_with_shares
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalogue(db):
+    hikari = RightsHolderFactory(name="株式会社ひかり出版")
+    yamada = RightsHolderFactory(name="山田太郎", kind="individual")
+    series = work_with_shares((hikari, "100.00"), title="星の海")
+    volume = work_with_shares(title="星の海 第1巻", parent=series)
+    drawing = work_with_shares((yamada, "100.00"), title="夜明けのうた")
+    return {"hikari": hikari, "yamada": yamada, "series": series, "volume": volume, "drawing": drawing}
+
+
+@pytest.fixture
+def hikari_admin(client, catalogue):
+    client.force_login(holder_user(catalogue["hikari"], "hikari"))
+    return client
+
+
+@pytest.fixture
+def staff_admin(client):
+    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw-root-123"))
+    return client
+
+
+def share_formset(prefix: str, rows: list[tuple], initial: int = 0) -> dict:
+    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": str(initial),
+            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    for index, (share_id, holder_id, share, delete) in enumerate(rows):
+        data |= {
+            f"{prefix}-{index}-id": share_id or "",
+            f"{prefix}-{index}-rights_holder": str(holder_id),
+            f"{prefix}-{index}-share": share,
+        }
+        if delete:
+            data[f"{prefix}-{index}-DELETE"] = "on"
+    return data
+
+
+def work_form(work: Work, shares: list[tuple], initial: int) -> dict:
+    return {
+        "title": work.title, "title_en": work.title_en, "kind": work.kind,
+        "parent": str(work.parent_id or ""), "isbn": work.isbn or "", "iscc": work.iscc or "",
+        **share_formset("shares", shares, initial),
+        **share_formset("external_ids", []),
+    }  # fmt: skip
+
+
+def test_a_holder_user_lists_only_its_own_works_including_inherited_ones(hikari_admin, catalogue):
+    html = hikari_admin.get("/admin/licensing/work/").content.decode()
+    assert "星の海" in html
+    assert "星の海 第1巻" in html
+    assert "夜明けのうた" not in html
+
+
+def test_a_holder_user_cannot_open_or_change_another_holders_work(hikari_admin, catalogue):
+    drawing = catalogue["drawing"]
+    response = hikari_admin.get(f"/admin/licensing/work/{drawing.pk}/change/", follow=True)
+    assert "夜明けのうた" not in response.content.decode()
+    hikari_admin.post(f"/admin/licensing/work/{drawing.pk}/change/", {"title": "奪った"})
+    drawing.refresh_from_db()
+    assert drawing.title == "夜明けのうた"
+    html = hikari_admin.get("/admin/licensing/rightsholder/").content.decode()
+    assert "株式会社ひかり出版" in html
+    assert "山田太郎" not in html
+    assert hikari_admin.get(f"/admin/licensing/rightsholder/{catalogue['yamada'].pk}/change/").status_code == 302
+
+
+def test_shares_not_summing_to_100_are_a_form_error_and_change_nothing(staff_admin, catalogue):
+    series, hikari, yamada = catalogue["series"], catalogue["hikari"], catalogue["yamada"]
+    share = Share.objects.get(work=series)
+    data = work_form(series, [(share.pk, hikari.pk, "60.00", False), (None, yamada.pk, "30.00", False)], initial=1)
+    response = staff_admin.post(f"/admin/licensing/work/{series.pk}/change/", data)
+    assert response.status_code == 200
+    assert "The shares sum to 90.00%; they must sum to exactly 100.00%." in response.content.decode()
+    assert list(Share.objects.filter(work=series).values_list("share", flat=True)) == [100]
+
+
+def test_a_valid_change_of_shares_is_saved_with_its_history(staff_admin, catalogue):
+    series, hikari, yamada = catalogue["series"], catalogue["hikari"], catalogue["yamada"]
+    share = Share.objects.get(work=series)
+    data = work_form(series, [(share.pk, hikari.pk, "60.00", False), (None, yamada.pk, "40.00", False)], initial=1)
+    response = staff_admin.post(f"/admin/licensing/work/{series.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert sorted(Share.objects.filter(work=series).values_list("share", flat=True)) == [40, 60]
+    history = staff_admin.get(f"/admin/licensing/work/{series.pk}/history/").content.decode()
+    assert "root" in history
+    assert Share.history.filter(work_id=series.pk, history_user__username="root").exists()
+
+
+def test_a_holder_user_must_keep_its_own_share(hikari_admin, catalogue):
+    series, hikari, yamada = catalogue["series"], catalogue["hikari"], catalogue["yamada"]
+    share = Share.objects.get(work=series)
+    data = work_form(series, [(share.pk, hikari.pk, "100.00", True), (None, yamada.pk, "100.00", False)], initial=1)
+    response = hikari_admin.post(f"/admin/licensing/work/{series.pk}/change/", data)
+    assert "Your own rights holder must keep a share of the work." in response.content.decode()
+    assert Share.objects.get(work=series).rights_holder == hikari
+
+
+def test_a_holder_user_reads_the_agreements_covering_its_works_but_cannot_change_them(hikari_admin, catalogue):
+    from licensing.models import Agreement
+
+    covering = Agreement.objects.create(
+        licensee=LicenseeFactory(name="Covering AI"), reference="AGR-COVER", currency="JPY", starts_on="2026-01-01",
+        territories=["JP"], uses=["training"], status="active",
+    )  # fmt: skip
+    covering.scope_works.add(catalogue["series"])
+    other = Agreement.objects.create(
+        licensee=LicenseeFactory(name="Other AI"), reference="AGR-OTHER", currency="JPY", starts_on="2026-01-01",
+        territories=["JP"], uses=["training"], status="active",
+    )  # fmt: skip
+    other.scope_works.add(catalogue["drawing"])
+    html = hikari_admin.get("/admin/licensing/agreement/").content.decode()
+    assert "AGR-COVER" in html
+    assert "AGR-OTHER" not in html
+    page = hikari_admin.get(f"/admin/licensing/agreement/{covering.pk}/change/").content.decode()
+    assert 'name="_save"' not in page
+    hikari_admin.post(f"/admin/licensing/agreement/{covering.pk}/change/", {"reference": "HACKED"})
+    covering.refresh_from_db()
+    assert covering.reference == "AGR-COVER"
+
+
+def test_the_admin_speaks_japanese_to_a_japanese_browser(hikari_admin):
+    html = hikari_admin.get("/admin/licensing/work/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "作品" in html
+    assert 'lang="ja"' in html
+    assert 'id="language-switch"' in html
+    html = hikari_admin.get("/admin/licensing/work/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'lang="en"' in html
+
+
+def test_the_language_can_be_switched(hikari_admin):
+    response = hikari_admin.post("/i18n/setlang/", {"language": "ja", "next": "/admin/"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    assert 'lang="ja"' in hikari_admin.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_search_finds_japanese_substrings_and_isbns(staff_admin, catalogue):
+    Work.objects.filter(pk=catalogue["volume"].pk).update(isbn="9784088511245")
+    html = staff_admin.get("/admin/licensing/work/?q=の海").content.decode()
+    assert "星の海" in html
+    assert "夜明けのうた" not in html
+    html = staff_admin.get("/admin/licensing/work/?q=4-08-851124-7").content.decode()
+    assert "星の海 第1巻" in html
+
+
+def test_the_changelist_never_counts_the_whole_table(staff_admin, catalogue):
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_admin.get("/admin/licensing/work/").status_code == 200
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts
+    assert all("LIMIT" in sql.upper() for sql in counts), counts

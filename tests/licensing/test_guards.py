@@ -1,0 +1,132 @@
+"""The catalogue's invariants hold in PostgreSQL itself: raw SQL that breaks them fails."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from licensing.models import Agreement, Share
+
+from .factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+
+
+def sql(statement: str, params=None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or [])
+
+
+@pytest.fixture
+def holders(db):
+    return RightsHolderFactory(), RightsHolderFactory()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shares_not_summing_to_100_fail_at_commit(holders):
+    a, b = holders
+    work = work_with_shares((a, "50.00"), (b, "50.00"))
+    with pytest.raises(IntegrityError, match=r"sum to 99\.99"), transaction.atomic():  # noqa: PT012
+        sql("UPDATE licensing_share SET share = 49.99 WHERE work_id = %s AND rights_holder_id = %s", [work.pk, b.pk])
+        statements_ran = True
+    assert statements_ran
+    assert sorted(Share.objects.filter(work=work).values_list("share", flat=True)) == [50, 50]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shares_may_be_rewritten_row_by_row_inside_one_transaction(holders):
+    a, b = holders
+    work = work_with_shares((a, "100.00"))
+    with transaction.atomic():
+        sql("UPDATE licensing_share SET share = 70 WHERE work_id = %s", [work.pk])
+        sql("INSERT INTO licensing_share (work_id, rights_holder_id, share) VALUES (%s, %s, 30)", [work.pk, b.pk])
+    assert Share.objects.filter(work=work).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_one_share_of_two_fails_at_commit(holders):
+    a, b = holders
+    work = work_with_shares((a, "60.00"), (b, "40.00"))
+    with pytest.raises(IntegrityError, match=r"licensing_share_sum_100|sum to 60"), transaction.atomic():
+        sql("DELETE FROM licensing_share WHERE work_id = %s AND rights_holder_id = %s", [work.pk, b.pk])
+
+
+@pytest.mark.django_db
+def test_a_share_out_of_range_is_refused(holders):
+    a, _ = holders
+    work = work_with_shares((a, "100.00"))
+    with pytest.raises(IntegrityError, match="share_range"):
+        sql("UPDATE licensing_share SET share = 0 WHERE work_id = %s", [work.pk])
+
+
+@pytest.mark.django_db
+def test_the_work_hierarchy_has_no_cycles(holders):
+    a, _ = holders
+    series = work_with_shares((a, "100.00"))
+    volume = work_with_shares(parent=series)
+    chapter = work_with_shares(parent=volume)
+    with pytest.raises(IntegrityError, match="own ancestor"):
+        sql("UPDATE licensing_work SET parent_id = %s WHERE id = %s", [chapter.pk, series.pk])
+
+
+@pytest.mark.django_db
+def test_identifiers_are_unique(holders):
+    a, _ = holders
+    work_with_shares((a, "100.00"), isbn="9784088511245")
+    with pytest.raises(IntegrityError):
+        sql(
+            "INSERT INTO licensing_work (id, kind, title, title_en, isbn, created_at, updated_at) "
+            "VALUES (%s, 'other', 'x', '', '9784088511245', now(), now())",
+            [uuid.uuid4()],
+        )
+
+
+@pytest.fixture
+def agreement(db):
+    return Agreement.objects.create(
+        licensee=LicenseeFactory(), reference="AGR-1", currency="JPY", starts_on="2026-01-01",
+        territories=["JP"], uses=["training"], scope_catalogue=True, status="active",
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_versions_of_an_agreement_never_overlap(agreement):
+    with pytest.raises(IntegrityError, match="overlaps"):
+        Agreement.objects.create(
+            licensee=agreement.licensee, reference="AGR-1", version=2, currency="JPY", starts_on="2026-06-01",
+            territories=["JP"], uses=["training"], scope_catalogue=True,
+        )  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE licensing_agreement SET commission = 50 WHERE id = %s",
+        "UPDATE licensing_agreement SET uses = ARRAY['generation'] WHERE id = %s",
+        "DELETE FROM licensing_agreement WHERE id = %s",
+        "INSERT INTO licensing_term (id, agreement_id, type, use, rate, position) "
+        "VALUES (gen_random_uuid(), %s, 'per_unit', 'training', 1, 0)",
+    ],
+)
+def test_a_frozen_agreement_cannot_be_rewritten(agreement, statement):
+    Agreement.objects.filter(pk=agreement.pk).update(frozen_at=timezone.now())
+    with pytest.raises(IntegrityError, match="frozen"):
+        sql(statement, [agreement.pk])
+
+
+@pytest.mark.django_db
+def test_a_frozen_agreement_may_still_end(agreement):
+    Agreement.objects.filter(pk=agreement.pk).update(frozen_at=timezone.now())
+    sql("UPDATE licensing_agreement SET ends_on = '2026-12-31', status = 'terminated' WHERE id = %s", [agreement.pk])
+
+
+@pytest.mark.django_db
+def test_a_term_must_carry_the_fields_of_its_type(agreement):
+    with pytest.raises(IntegrityError, match="fields_of_type"):
+        sql(
+            "INSERT INTO licensing_term (id, agreement_id, type, use, amount, position) "
+            "VALUES (gen_random_uuid(), %s, 'per_unit', 'training', 100, 0)",
+            [agreement.pk],
+        )
