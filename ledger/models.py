@@ -93,7 +93,7 @@ class JournalTransaction(models.Model):
         related_name="reversals",
     )
     previous_hash = models.CharField(_("previous hash"), max_length=64)
-    hash = models.CharField(_("hash"), max_length=64, unique=True)
+    hash = models.CharField(_("hash"), max_length=64)
 
     class Meta:
         verbose_name = _("journal transaction")
@@ -101,6 +101,7 @@ class JournalTransaction(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="%(app_label)s_%(class)s_idempotency_key"),
+            models.UniqueConstraint(fields=["hash"], name="%(app_label)s_%(class)s_hash_unique"),
             models.UniqueConstraint(
                 fields=["reverses"],
                 condition=Q(reverses__isnull=False),
@@ -121,7 +122,16 @@ class Posting(models.Model):
     transaction = models.ForeignKey(
         JournalTransaction, verbose_name=_("transaction"), on_delete=models.PROTECT, related_name="postings"
     )
-    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="postings")
+    # Existence and currency are enforced together by the composite key (account_id, currency) of sql/0002; a
+    # second, single-column foreign key would only check the same thing again for every row.
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_constraint=False,
+        db_index=False,
+    )
     amount = models.BigIntegerField(_("amount"), help_text=_("Minor units; debit positive, credit negative."))
     currency = models.CharField(_("currency"), max_length=3)
 

@@ -50,7 +50,7 @@ class Entry:
 
     @property
     def leg_key(self) -> tuple[tuple[int, str, int], ...]:
-        return tuple(sorted(self._legs, key=lambda leg: (leg[0], leg[2], leg[1])))
+        return _sorted_legs(self._legs)
 
 
 def _validate(entry: Entry, legs: Sequence[Leg]) -> None:
@@ -115,9 +115,11 @@ def account_get_or_create(
     return account
 
 
-def _lock_chain_head() -> tuple[int, str]:
+def _lock_chain_head(keys: list[str]) -> tuple[int, str, dict[str, int]]:
+    """Lock the chain head, then find which of `keys` are already posted. Two statements on purpose: the key check
+    must see what the previous holder of the lock committed, so it needs a snapshot taken after the lock."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT last_id, last_hash FROM ledger_chainhead WHERE id = 1 FOR UPDATE")
+        cursor.execute(_HEAD, [])
         row = cursor.fetchone()
         if row is None:
             # An emptied database (a test flush): start the chain again, but only over an empty journal;
@@ -128,45 +130,43 @@ def _lock_chain_head() -> tuple[int, str]:
                 "ON CONFLICT (id) DO NOTHING",
                 [GENESIS_HASH],
             )
-            cursor.execute("SELECT last_id, last_hash FROM ledger_chainhead WHERE id = 1 FOR UPDATE")
+            cursor.execute(_HEAD, [])
             row = cursor.fetchone()
-    if row is None:
-        raise LedgerError("the ledger chain head is missing while journal transactions exist")
-    return row
+        if row is None:
+            raise LedgerError("the ledger chain head is missing while journal transactions exist")
+        cursor.execute(
+            "SELECT idempotency_key, id FROM ledger_journaltransaction WHERE idempotency_key = ANY(%s)", [keys]
+        )
+        known = dict(cursor.fetchall())
+    last_id, last_hash = row
+    return last_id, last_hash, known
 
 
-def _set_chain_head(last_id: int, last_hash: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE ledger_chainhead SET last_id = %s, last_hash = %s WHERE id = 1", [last_id, last_hash])
+_HEAD = "SELECT last_id, last_hash FROM ledger_chainhead WHERE id = 1 FOR UPDATE"
 
 
-def _existing(keys: Iterable[str]) -> dict[str, tuple[int, tuple[tuple[int, str, int], ...], str, str]]:
-    """Already-posted transactions by idempotency key, with their legs (for the conflict check)."""
-    keys = list(keys)
-    if not keys:
-        return {}
-    found: dict[str, tuple[int, tuple[tuple[int, str, int], ...], str, str]] = {}
+def _existing_legs(ids: Iterable[int]) -> dict[int, tuple[tuple[tuple[int, str, int], ...], str, str]]:
+    """Legs and cause of already-posted transactions, for the idempotency conflict check (replays only)."""
+    found = {}
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT t.idempotency_key, t.id, t.cause_type, t.cause_id,
-                   array_agg(ARRAY[p.account_id::text, p.currency, p.amount::text])
-              FROM ledger_journaltransaction t
-              JOIN ledger_posting p ON p.transaction_id = t.id
-             WHERE t.idempotency_key = ANY(%s)
+            SELECT t.id, t.cause_type, t.cause_id, array_agg(ARRAY[p.account_id, p.amount] ORDER BY p.id),
+                   array_agg(p.currency ORDER BY p.id)
+              FROM ledger_journaltransaction t JOIN ledger_posting p ON p.transaction_id = t.id
+             WHERE t.id = ANY(%s)
              GROUP BY t.id
             """,
-            [keys],
+            [list(ids)],
         )
-        for key, txn_id, cause_type, cause_id, legs in cursor.fetchall():
-            leg_key = tuple(sorted(((int(a), c, int(m)) for a, c, m in legs), key=lambda leg: (leg[0], leg[2], leg[1])))
-            found[key] = (txn_id, leg_key, cause_type, cause_id)
+        for txn_id, cause_type, cause_id, legs, currencies in cursor.fetchall():
+            key = _sorted_legs((int(a), c, int(m)) for (a, m), c in zip(legs, currencies, strict=True))
+            found[txn_id] = (key, cause_type, cause_id)
     return found
 
 
-def _same(entry: Entry, existing: tuple) -> bool:
-    _txn_id, leg_key, cause_type, cause_id = existing
-    return leg_key == entry.leg_key and (cause_type, cause_id) == (entry.cause_type, entry.cause_id)
+def _sorted_legs(legs: Iterable[tuple[int, str, int]]) -> tuple[tuple[int, str, int], ...]:
+    return tuple(sorted(legs, key=lambda leg: (leg[0], leg[2], leg[1])))
 
 
 def _conflict(key: str) -> IdempotencyConflict:
@@ -175,6 +175,11 @@ def _conflict(key: str) -> IdempotencyConflict:
     )
 
 
+def _same(entry: Entry, legs: tuple, cause_type: str, cause_id: str) -> bool:
+    return legs == entry.leg_key and (cause_type, cause_id) == (entry.cause_type, entry.cause_id)
+
+
+@transaction.atomic
 def journal_post(
     *,
     legs: Sequence[Leg | tuple[Account, Money]],
@@ -196,8 +201,10 @@ def journal_post(
         cause_id=str(cause_id),
         reverses_id=reverses.pk if reverses is not None else None,
     )
-    (txn_id,) = journal_post_bulk(entries=[entry])
-    return JournalTransaction.objects.get(pk=txn_id)
+    ((txn_id, row),) = _post([entry], timezone.now())
+    if row is None:  # a replay: the original, as stored
+        return JournalTransaction.objects.get(pk=txn_id)
+    return JournalTransaction.from_db(connection.alias, [f.attname for f in _TXN_FIELDS], row)
 
 
 @transaction.atomic
@@ -208,30 +215,38 @@ def journal_post_bulk(*, entries: Sequence[Entry], posted_at: datetime | None = 
     """
     if not entries:
         return []
-    posted_at = posted_at or timezone.now()
-    today = timezone.localdate(posted_at)
-    last_id, last_hash = _lock_chain_head()  # after the lock: nobody else can post the same key meanwhile
-    existing = _existing({entry.idempotency_key for entry in entries})
+    return [txn_id for txn_id, _row in _post(entries, posted_at or timezone.now())]
 
-    ids: list[int] = []
+
+_TXN_FIELDS = JournalTransaction._meta.concrete_fields
+_TXN_COLUMNS = (
+    "id, posted_at, effective_date, memo, idempotency_key, cause_type, cause_id, reverses_id, previous_hash, hash"
+)
+
+
+def _post(entries: Sequence[Entry], posted_at: datetime) -> list[tuple[int, tuple | None]]:
+    """(id, the new row or None for a replay) per entry, in order. Must run inside a transaction."""
+    today = timezone.localdate(posted_at)
+    last_id, last_hash, known = _lock_chain_head(list({entry.idempotency_key for entry in entries}))
+    stored = _existing_legs(known.values()) if known else {}
+
+    result: list[tuple[int, tuple | None]] = []
     new_txns: list[tuple] = []
     new_legs: list[tuple] = []
     in_batch: dict[str, tuple[int, Entry]] = {}
     for entry in entries:
         key = entry.idempotency_key
-        if key in existing:
-            if not _same(entry, existing[key]):
+        if key in known:
+            txn_id = int(known[key])
+            if not _same(entry, *stored[txn_id]):
                 raise _conflict(key)
-            ids.append(existing[key][0])
+            result.append((txn_id, None))
             continue
         if key in in_batch:
             first_id, first = in_batch[key]
-            if first.leg_key != entry.leg_key or (first.cause_type, first.cause_id) != (
-                entry.cause_type,
-                entry.cause_id,
-            ):
+            if not _same(entry, first.leg_key, first.cause_type, first.cause_id):
                 raise _conflict(key)
-            ids.append(first_id)
+            result.append((first_id, None))
             continue
         last_id += 1
         effective_date = entry.effective_date or today
@@ -250,56 +265,40 @@ def journal_post_bulk(*, entries: Sequence[Entry], posted_at: datetime | None = 
                 legs=entry._legs,
             ),
         )
-        new_txns.append(
-            (
-                last_id,
-                posted_at,
-                effective_date,
-                entry.memo,
-                key,
-                entry.cause_type,
-                entry.cause_id,
-                entry.reverses_id,
-                previous_hash,
-                last_hash,
-            )
-        )
+        row = (
+            last_id, posted_at, effective_date, entry.memo, key, entry.cause_type, entry.cause_id, entry.reverses_id,
+            previous_hash, last_hash,
+        )  # fmt: skip
+        new_txns.append(row)
         new_legs.extend((last_id, account_id, amount, currency) for account_id, currency, amount in entry._legs)
         in_batch[key] = (last_id, entry)
-        ids.append(last_id)
+        result.append((last_id, row))
 
     if new_txns:
-        _insert(new_txns, new_legs)
-        _set_chain_head(last_id, last_hash)
-    return ids
+        _insert(new_txns, new_legs, head=(last_id, last_hash))
+    return result
 
 
-def _insert(txns: list[tuple], legs: list[tuple]) -> None:
+def _insert(txns: list[tuple], legs: list[tuple], *, head: tuple[int, str]) -> None:
     with connection.cursor() as cursor:
-        raw = cursor.cursor
         if len(txns) == 1:
-            # one small transaction: plain INSERTs are cheaper than setting up COPY
-            cursor.execute(
-                "INSERT INTO ledger_journaltransaction (id, posted_at, effective_date, memo, idempotency_key, "
-                "cause_type, cause_id, reverses_id, previous_hash, hash) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                txns[0],
-            )
+            # one small transaction: one statement writes it and its postings (COPY would cost more to set up)
             values = ", ".join(["(%s, %s, %s, %s)"] * len(legs))
             cursor.execute(
-                f"INSERT INTO ledger_posting (transaction_id, account_id, amount, currency) VALUES {values}",  # noqa: S608
-                [value for leg in legs for value in leg],
+                f"WITH t AS (INSERT INTO ledger_journaltransaction ({_TXN_COLUMNS}) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)) "
+                f"INSERT INTO ledger_posting (transaction_id, account_id, amount, currency) VALUES {values}",
+                [*txns[0], *(value for leg in legs for value in leg)],
             )
-            return
-        with raw.copy(
-            "COPY ledger_journaltransaction (id, posted_at, effective_date, memo, idempotency_key, cause_type, "
-            "cause_id, reverses_id, previous_hash, hash) FROM STDIN"
-        ) as copy:
-            for row in txns:
-                copy.write_row(row)
-        with raw.copy("COPY ledger_posting (transaction_id, account_id, amount, currency) FROM STDIN") as copy:
-            for row in legs:
-                copy.write_row(row)
+        else:
+            raw = cursor.cursor
+            with raw.copy(f"COPY ledger_journaltransaction ({_TXN_COLUMNS}) FROM STDIN") as copy:
+                for row in txns:
+                    copy.write_row(row)
+            with raw.copy("COPY ledger_posting (transaction_id, account_id, amount, currency) FROM STDIN") as copy:
+                for row in legs:
+                    copy.write_row(row)
+        cursor.execute("UPDATE ledger_chainhead SET last_id = %s, last_hash = %s WHERE id = 1", list(head))
 
 
 @transaction.atomic
