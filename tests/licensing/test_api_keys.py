@@ -84,17 +84,3 @@ def test_key_without_owner_is_refused_by_the_database(staff_user):
             "INSERT INTO licensing_apikey (id, name, prefix, hashed_key, created_at) "
             "VALUES (gen_random_uuid(), 'x', 'abc', 'h', now())"
         )
-
-
-def test_seed_demo_is_idempotent_and_its_key_works(tmp_path, api_client):
-    key_file = tmp_path / "keys.json"
-    call_command("seed_demo", "--key-file", str(key_file))
-    first = key_file.read_text()
-    call_command("seed_demo", "--key-file", str(key_file))
-    assert key_file.read_text() == first
-    import json
-
-    key = json.loads(first)["api_keys"][0]["key"]
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert api_client.get("/api/v1/").json()["name"] == "admin"
-    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
