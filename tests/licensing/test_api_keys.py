@@ -84,3 +84,17 @@ def test_key_without_owner_is_refused_by_the_database(staff_user):
             "INSERT INTO licensing_apikey (id, name, prefix, hashed_key, created_at) "
             "VALUES (gen_random_uuid(), 'x', 'abc', 'h', now())"
         )
+
+
+def test_create_api_key_for_a_licensee(capsys):
+    from django.core.management.base import CommandError
+
+    from tests.licensing.factories import LicenseeFactory
+
+    licensee = LicenseeFactory()
+    call_command("create_api_key", "--licensee", str(licensee.pk))
+    key = next(line.split()[-1] for line in capsys.readouterr().out.splitlines() if line.startswith("key:"))
+    assert api_key_verify(key).licensee == licensee
+    for bad in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(CommandError):
+            call_command("create_api_key", "--licensee", bad)
