@@ -162,16 +162,21 @@ def agreement_list(*, access: Access) -> QuerySet[Agreement]:
 
 
 def agreements_covering_holders(qs: QuerySet[Agreement], holder_ids: Iterable) -> QuerySet[Agreement]:
-    """Agreements whose scope reaches a holder's works: the whole catalogue, the holder itself, or one of its works
-    (or an ancestor of one)."""
-    holder_ids = list(holder_ids)
+    """Agreements whose scope reaches a holder's works: the whole catalogue, the holder itself, or a listed work
+    that is one of its works or an ancestor of one (a listed series covers its volumes)."""
+    holder_ids = [str(h) for h in holder_ids]
     owned = owned_work_ids_sql(holder_ids)
+    ancestors = RawSQL("SELECT work_id FROM licensing_holder_work_ancestors(%s::uuid[])", [holder_ids])
+    in_scope = Agreement.scope_works.through.objects.filter(Q(work_id__in=owned) | Q(work_id__in=ancestors))
     return qs.filter(
         Q(scope_catalogue=True)
-        | Q(scope_rights_holders__in=holder_ids)
-        | Q(scope_works__in=owned)
-        | Q(scope_works__children__in=owned)
-    ).distinct()
+        | Q(
+            pk__in=Agreement.scope_rights_holders.through.objects.filter(rightsholder_id__in=holder_ids).values(
+                "agreement_id"
+            )
+        )
+        | Q(pk__in=in_scope.values("agreement_id"))
+    )
 
 
 def shares_of(work: Work) -> list[Share]:

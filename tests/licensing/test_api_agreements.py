@@ -171,3 +171,17 @@ def test_a_frozen_agreement_changes_only_through_a_new_version(world):
     assert old["terms"] == created["terms"]
     # the status and end date of a frozen version may still change
     assert world["staff"].patch(url, {"status": "suspended"}, format="json").status_code == 200
+
+
+def test_an_agreement_listing_a_series_covers_a_holder_of_a_grandchild(world):
+    """A chapter with its own shares, two levels below the listed series: its holder sees the agreement."""
+    from .factories import RightsHolderFactory, holder_user, work_with_shares
+
+    editor = RightsHolderFactory(name="編集プロダクション")
+    chapter = work_with_shares((editor, "100.00"), title="第1話", kind="other", parent=world["volume"])
+    assert chapter.parent.parent == world["series"]
+    created = world["staff"].post("/api/v1/agreements", agreement_payload(world), format="json").json()
+    from .conftest import client_for
+
+    editor_client = client_for(user=holder_user(editor, "editor"))
+    assert [a["id"] for a in editor_client.get("/api/v1/agreements").json()["results"]] == [created["id"]]

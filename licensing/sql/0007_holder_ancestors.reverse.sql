@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS licensing_holder_work_ancestors(uuid[]);
