@@ -9,6 +9,8 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -18,6 +20,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from simple_history.admin import SimpleHistoryAdmin
 
 from config.admin_tools import EstimatedCountPaginator
+from ledger.money import Money, MoneyError, validate_currency
 
 from . import selectors
 from .choices import AgreementStatus
@@ -34,7 +37,7 @@ from .models import (
     WorkIdentifier,
 )
 from .principals import Access
-from .services import api_key_create, api_key_revoke
+from .services import Errors, api_key_create, api_key_revoke, integrity_error, validate_terms
 from .validators import (
     normalize_isbn,
     normalize_iscc,
@@ -47,6 +50,13 @@ from .validators import (
 admin.site.site_header = _("rights-ledger")
 admin.site.site_title = _("rights-ledger")
 admin.site.index_title = _("Licensing and compensation for creative works used by AI")
+
+
+def _currency(value: str) -> str:
+    try:
+        return validate_currency((value or "").upper())
+    except MoneyError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def access_of(request) -> Access:
@@ -70,6 +80,16 @@ class ScopedAdmin(SimpleHistoryAdmin):
         access = access_of(request)
         return queryset if access.is_staff else self.visible(queryset, access)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A rule PostgreSQL enforces at COMMIT that the forms did not catch first: the whole save is rolled back
+        and the person sees why, never a server error."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError as exc:
+            for message in integrity_error(exc).messages:
+                self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
 
 # rights holders ----------------------------------------------------------------------------------------------------
 class RightsHolderForm(forms.ModelForm):
@@ -90,6 +110,9 @@ class RightsHolderForm(forms.ModelForm):
     def clean_invoice_registration_number(self):
         value = self.cleaned_data.get("invoice_registration_number")
         return validate_invoice_registration_number(value) if value else None
+
+    def clean_minimum_payout_currency(self):
+        return _currency(self.cleaned_data["minimum_payout_currency"])
 
     def clean_account_holder_kana(self):
         value = self.cleaned_data.get("account_holder_kana")
@@ -364,8 +387,39 @@ class LicenseeAdmin(ScopedAdmin):
         return queryset.filter(pk__in=covering.values("licensee_id"))
 
 
+class TermFormSet(forms.BaseInlineFormSet):
+    """Each term has the fields of its type, in the agreement's currency and uses; a frozen agreement's terms
+    do not change."""
+
+    def clean(self):
+        super().clean()
+        agreement = self.instance
+        if agreement.pk and agreement.frozen and self.has_changed():
+            raise ValidationError(_("Statements exist for this agreement: change it with a new version."))
+        if any(self.errors) or not agreement.currency:
+            return
+        kept = [form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        items = []
+        for form in kept:
+            data = form.cleaned_data
+            money = Money(data["amount"], agreement.currency) if data.get("amount") is not None else None
+            money_key = "fee" if data.get("type") in ("per_work", "flat_fee") else "amount"
+            items.append({**{k: data.get(k) for k in ("type", "use", "rate", "percent", "every")}, money_key: money})
+        errors = Errors()
+        validate_terms(items, agreement.currency, agreement.uses or [], errors)
+        for field, messages_ in errors.errors.items():
+            index, _dot, name = field.partition("].")
+            if field.startswith("terms[") and index[6:].isdigit():
+                form = kept[int(index[6:])]
+                target = {"fee": "amount"}.get(name, name)
+                form.add_error(target if target in form.fields else None, messages_)
+            else:
+                raise ValidationError(messages_)
+
+
 class TermInline(admin.TabularInline):
     model = Term
+    formset = TermFormSet
     extra = 0
     fields = ["type", "use", "rate", "percent", "amount", "every", "position"]
 
@@ -394,6 +448,22 @@ class AgreementForm(forms.ModelForm):
             data["territories"] = [validate_country(t, allow_any=True) for t in territories]
         except ValidationError as exc:
             self.add_error("territories", exc)
+        if data.get("currency"):
+            try:
+                data["currency"] = _currency(data["currency"])
+            except ValidationError as exc:
+                self.add_error("currency", exc)
+        starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        if data.get("licensee") and data.get("reference") and starts_on and (ends_on is None or ends_on >= starts_on):
+            others = Agreement.objects.filter(licensee=data["licensee"], reference=data["reference"]).exclude(
+                pk=self.instance.pk
+            )
+            for other in others:
+                if other.starts_on <= (ends_on or other.starts_on.max) and starts_on <= (
+                    other.ends_on or starts_on.max
+                ):
+                    self.add_error("starts_on", _("This version overlaps another version of the agreement."))
+                    break
         return data
 
 

@@ -345,7 +345,7 @@ def _database_refusal(exc: IntegrityError) -> ValidationError:
     """services._integrity names the field from the error text; a trigger's constraint name is not in the text
     but in the error's diagnostics, so put it there."""
     constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
-    return services._integrity(IntegrityError(f"{constraint}: {exc}"))
+    return services.integrity_error(IntegrityError(f"{constraint}: {exc}"))
 
 
 def _column_of(field: str) -> str:

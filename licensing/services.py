@@ -114,7 +114,7 @@ class Errors:
             raise ValidationError(self.errors)
 
 
-def _integrity(exc: IntegrityError) -> ValidationError:
+def integrity_error(exc: IntegrityError) -> ValidationError:
     """Translate a constraint PostgreSQL enforced (a race past our checks) into a field error rather than a 500."""
     diag = getattr(exc.__cause__, "diag", None)
     text = f"{exc} {getattr(diag, 'constraint_name', '') or ''}"
@@ -219,7 +219,7 @@ def rights_holder_create(*, data: dict[str, Any], members: Sequence[AbstractBase
         with transaction.atomic():
             holder.save()
     except IntegrityError as exc:
-        raise _integrity(exc) from exc
+        raise integrity_error(exc) from exc
     for user in members:
         holder.members.add(user)
     return holder
@@ -233,7 +233,7 @@ def rights_holder_update(*, holder: RightsHolder, data: dict[str, Any]) -> Right
         with transaction.atomic():
             holder.save()
     except IntegrityError as exc:
-        raise _integrity(exc) from exc
+        raise integrity_error(exc) from exc
     return holder
 
 
@@ -303,7 +303,7 @@ def _save_work(work: Work, shares: Sequence[dict] | None, ext: list[tuple[str, s
                 work.external_ids.all().delete()
                 WorkIdentifier.objects.bulk_create(WorkIdentifier(work=work, scheme=s, value=v) for s, v in ext)
     except IntegrityError as exc:
-        raise _integrity(exc) from exc
+        raise integrity_error(exc) from exc
 
 
 def _check_holder_keeps_work(work: Work, access: Access, errors: Errors) -> None:
@@ -415,7 +415,7 @@ def _decimal_places(value: Decimal) -> int:
     return max(0, -value.as_tuple().exponent)
 
 
-def _validate_terms(terms: Sequence[dict], currency: str, uses: Sequence[str], errors: Errors) -> list[Term]:
+def validate_terms(terms: Sequence[dict], currency: str, uses: Sequence[str], errors: Errors) -> list[Term]:
     built: list[Term] = []
     counts: dict[str, int] = {}
     for index, item in enumerate(terms):
@@ -512,7 +512,7 @@ def _apply_agreement(agreement: Agreement, data: dict[str, Any], errors: Errors)
         agreement.status = data["status"]
     terms = None
     if "terms" in data:
-        terms = _validate_terms(data["terms"] or [], agreement.currency, agreement.uses or [], errors)
+        terms = validate_terms(data["terms"] or [], agreement.currency, agreement.uses or [], errors)
     return terms, scope
 
 
@@ -529,7 +529,7 @@ def _save_agreement(agreement: Agreement, terms: list[Term] | None, scope: dict)
                     term.agreement = agreement
                 Term.objects.bulk_create(terms)
     except IntegrityError as exc:
-        raise _integrity(exc) from exc
+        raise integrity_error(exc) from exc
 
 
 @transaction.atomic
@@ -621,7 +621,7 @@ def _agreement_new_version(old: Agreement, data: dict[str, Any], effective_from:
         with transaction.atomic():
             old.save(update_fields=["ends_on", "updated_at"])
     except IntegrityError as exc:
-        raise _integrity(exc) from exc
+        raise integrity_error(exc) from exc
     _save_agreement(new, terms, scope)
     return new
 

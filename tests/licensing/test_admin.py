@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -163,3 +165,64 @@ def test_the_changelist_never_counts_the_whole_table(staff_admin, catalogue):
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
     assert counts
     assert all("LIMIT" in sql.upper() for sql in counts), counts
+
+
+def agreement_form(agreement, terms: list[dict], initial: int = 0) -> dict:
+    data = {
+        "licensee": str(agreement.licensee_id), "reference": agreement.reference, "version": agreement.version,
+        "supersedes": "", "currency": agreement.currency, "starts_on": str(agreement.starts_on), "ends_on": "",
+        "territories": ",".join(agreement.territories), "uses": ",".join(agreement.uses),
+        "scope_catalogue": "on", "commission": str(agreement.commission), "status": agreement.status,
+        "terms-TOTAL_FORMS": str(len(terms)), "terms-INITIAL_FORMS": str(initial), "terms-MIN_NUM_FORMS": "0",
+        "terms-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    for index, term in enumerate(terms):
+        for key, value in term.items():
+            data[f"terms-{index}-{key}"] = value
+    return data
+
+
+@pytest.fixture
+def agreement(db):
+    from licensing.models import Agreement
+
+    return Agreement.objects.create(
+        licensee=LicenseeFactory(), reference="AGR-ADMIN", currency="JPY", starts_on="2026-01-01",
+        territories=["JP"], uses=["training", "generation"], scope_catalogue=True, status="active",
+    )  # fmt: skip
+
+
+def test_a_term_without_the_fields_of_its_type_is_a_form_error(staff_admin, agreement):
+    data = agreement_form(agreement, [{"type": "per_unit", "use": "generation", "position": "0"}])
+    response = staff_admin.post(f"/admin/licensing/agreement/{agreement.pk}/change/", data)
+    assert response.status_code == 200
+    assert "A rate of 0 or more" in response.content.decode()
+    assert not agreement.terms.exists()
+    data = agreement_form(agreement, [{"type": "per_unit", "use": "generation", "rate": "0.5", "position": "0"}])
+    assert staff_admin.post(f"/admin/licensing/agreement/{agreement.pk}/change/", data).status_code == 302
+    assert agreement.terms.get().rate == Decimal("0.5")
+
+
+def test_a_frozen_agreements_terms_cannot_change_in_the_admin(staff_admin, agreement):
+    from django.utils import timezone
+
+    from licensing.models import Agreement
+
+    Agreement.objects.filter(pk=agreement.pk).update(frozen_at=timezone.now())
+    agreement.refresh_from_db()
+    data = agreement_form(agreement, [{"type": "per_unit", "use": "generation", "rate": "9", "position": "0"}])
+    response = staff_admin.post(f"/admin/licensing/agreement/{agreement.pk}/change/", data)
+    assert response.status_code == 200
+    assert "change it with a new version" in response.content.decode()
+    assert not agreement.terms.exists()
+
+
+def test_an_overlapping_version_is_a_form_error(staff_admin, agreement):
+    from licensing.models import Agreement
+
+    data = agreement_form(agreement, [])
+    data |= {"version": "2", "starts_on": "2026-06-01"}
+    response = staff_admin.post("/admin/licensing/agreement/add/", data)
+    assert response.status_code == 200
+    assert "overlaps another version" in response.content.decode()
+    assert Agreement.objects.count() == 1
