@@ -29,3 +29,9 @@ class ApiRootView(APIView):
         if key.licensee_id:
             return Response({"kind": "licensee", "name": key.licensee.name, "key_prefix": key.prefix})
         return Response({"kind": "user", "name": request.user.get_username(), "key_prefix": key.prefix})
+
+
+class ApiRootWithoutSlash(ApiRootView):
+    """`/api/v1` answers like `/api/v1/` (API.md: trailing slashes optional, no redirect); documented once."""
+
+    schema = None

@@ -73,3 +73,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results}, status=200 if healthy else 503
     )
+
+
+class HealthCheckMiddleware:
+    """Answers `/healthz` before host validation and the HTTPS redirect: probes (a container's health check, a
+    load balancer) call it by IP address over plain HTTP, which DJANGO_ALLOWED_HOSTS rightly refuses elsewhere."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        if request.path_info in ("/healthz", "/healthz/"):
+            return healthz(request)
+        return self.get_response(request)

@@ -214,6 +214,11 @@ class ApiProblemMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _is_api(request) and "\x00" in request.META.get("QUERY_STRING", "").replace("%00", "\x00"):
+            # PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in a query
+            return problem_response(
+                400, detail=_("The query string contains a NUL character."), slug="validation-error"
+            )
         response = self.get_response(request)
         if not _is_api(request) or response.status_code < 400:
             return response

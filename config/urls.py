@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from .api import ApiRootWithoutSlash
 from .health import healthz
 
 urlpatterns = [
@@ -11,5 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1", ApiRootWithoutSlash.as_view()),
     path("api/v1/", include("config.api_urls")),
 ]

@@ -26,7 +26,8 @@ class CurrencyMismatch(MoneyError):
     pass
 
 
-_AMOUNT_RE = re.compile(r"^(?P<sign>-)?(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
+_AMOUNT_RE = re.compile(r"^(?P<sign>-)?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
+MAX_MINOR = 2**63 - 1  # what a PostgreSQL bigint holds
 
 
 @lru_cache(maxsize=512)
@@ -50,6 +51,8 @@ class Money:
     def __post_init__(self) -> None:
         if type(self.amount) is not int:
             raise MoneyError(_("A money amount is an integer number of minor units."))
+        if abs(self.amount) > MAX_MINOR:
+            raise MoneyError(_("The amount is too large."))
         validate_currency(self.currency)
 
     # construction ---------------------------------------------------------------------------------------------
@@ -77,6 +80,8 @@ class Money:
         if len(match["int"]) > 18:
             raise MoneyError(_("The amount is too large."))
         minor = int(match["int"]) * 10**digits + int(frac.ljust(digits, "0") or 0)
+        if minor > MAX_MINOR:
+            raise MoneyError(_("The amount is too large."))
         if match["sign"]:
             if not allow_negative:
                 raise MoneyError(_("The amount must not be negative."))

@@ -10,8 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
-from django.http import HttpResponseRedirect
-from django.utils import timezone
+from django.http import Http404, HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +36,15 @@ from .models import (
     WorkIdentifier,
 )
 from .principals import Access
-from .services import Errors, api_key_create, api_key_revoke, integrity_error, validate_terms
+from .services import (
+    Errors,
+    api_key_create,
+    api_key_revoke,
+    co_owners_changed,
+    integrity_error,
+    reservation_lift,
+    validate_terms,
+)
 from .validators import (
     normalize_isbn,
     normalize_iscc,
@@ -79,6 +86,30 @@ class ScopedAdmin(SimpleHistoryAdmin):
         queryset = super().get_queryset(request)
         access = access_of(request)
         return queryset if access.is_staff else self.visible(queryset, access)
+
+    def _visible_or_404(self, request, object_id) -> None:
+        try:
+            found = self.get_queryset(request).filter(pk=object_id).exists()
+        except (ValueError, ValidationError):
+            found = False
+        if not found:
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except IntegrityError as exc:
+            for message in integrity_error(exc).messages:
+                self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A rule PostgreSQL enforces at COMMIT that the forms did not catch first: the whole save is rolled back
@@ -212,8 +243,12 @@ class ShareFormSet(forms.BaseInlineFormSet):
                 _("The shares sum to %(total)s%%; they must sum to exactly 100.00%%.") % {"total": f"{total:.2f}"}
             )
         access = getattr(self, "access", None)
-        if access is not None and access.is_holder and kept and not set(holders) & access.holder_ids:
-            raise ValidationError(_("Your own rights holder must keep a share of the work."))
+        if access is not None and access.is_holder:
+            if kept and not set(holders) & access.holder_ids:
+                raise ValidationError(_("Your own rights holder must keep a share of the work."))
+            new_shares = {form.cleaned_data["rights_holder"].pk: form.cleaned_data["share"] for form in kept}
+            if self.has_changed() and co_owners_changed(work=self.instance, new_shares=new_shares, access=access):
+                raise ValidationError(_("Only platform staff can change or remove another rights holder's share."))
 
 
 class ShareInline(admin.TabularInline):
@@ -286,6 +321,12 @@ class WorkAdmin(ImportMixin, ScopedAdmin):
         if not access.holder_ids:
             return queryset.none()
         return queryset.filter(pk__in=selectors.owned_work_ids_sql(access.holder_ids))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        access = access_of(request)
+        if db_field.name == "parent" and not access.is_staff:
+            kwargs["queryset"] = self.visible(Work.objects.all(), access)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term:
@@ -367,9 +408,12 @@ class ReservationAdmin(ScopedAdmin):
     def uses_display(self, obj: Reservation) -> str:
         return ", ".join(obj.uses)
 
-    @admin.action(description=_("Lift the selected reservations"))
+    @admin.action(description=_("Lift the selected reservations"), permissions=["change"])
     def lift(self, request, queryset):
-        count = queryset.filter(lifted_at__isnull=True).update(lifted_at=timezone.now())
+        count = 0
+        for reservation in queryset.filter(lifted_at__isnull=True):
+            reservation_lift(reservation=reservation)  # one by one: each lift is in the history
+            count += 1
         self.message_user(request, _("%(count)d reservation(s) lifted.") % {"count": count}, messages.SUCCESS)
 
 
@@ -542,7 +586,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description=_("Revoke the selected keys"))
+    @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request, queryset):
         for api_key in queryset.filter(revoked_at__isnull=True):
             api_key_revoke(api_key=api_key)
@@ -550,3 +594,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the record of a key that existed stays
+
+
+from . import user_admin  # noqa: E402, F401  (the user admin for staff)

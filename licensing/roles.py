@@ -16,6 +16,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, list[str]]]] = {
         "licensing": dict.fromkeys(_CATALOGUE + _AGREEMENTS, _ALL) | {"rightsholder": [*_ALL, "platform_staff"]},
         "ledger": {"account": ["view"], "journaltransaction": ["view"], "posting": ["view"]},
         "django_celery_beat": {m: ["view"] for m in ["periodictask", "crontabschedule", "intervalschedule"]},
+        # logins for rights holders (the user admin keeps superuser status and permissions to superusers)
+        "auth": {"user": ["view", "add", "change"], "group": ["view"]},
     },
     FINANCE: {
         "licensing": {model: ["view"] for model in _CATALOGUE + _AGREEMENTS}
@@ -26,9 +28,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, list[str]]]] = {
     RIGHTS_HOLDERS: {
         "licensing": {
             "rightsholder": ["view", "change"],
-            "work": _ALL,
+            # no deleting: a co-owned work or another holder's share is not one member's to erase
+            "work": ["add", "change", "view"],
             "workidentifier": _ALL,
-            "share": _ALL,
+            "share": ["add", "change", "view"],
             "reservation": ["add", "change", "view"],
             "agreement": ["view"],
             "term": ["view"],

@@ -5,6 +5,7 @@ to PostgreSQL's own constraints."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework_api_key.crypto import KeyGenerator
+from simple_history.utils import bulk_create_with_history
 
 from ledger.money import Money, MoneyError, validate_currency
 
@@ -31,7 +33,7 @@ from .models import (
     WorkIdentifier,
 )
 from .principals import Access
-from .selectors import work_is_owned_by
+from .selectors import effective_shares, work_is_owned_by
 from .validators import (
     normalize_isbn,
     normalize_iscc,
@@ -270,7 +272,7 @@ def _identifiers(work: Work, identifiers: dict, errors: Errors) -> list[tuple[st
     pairs = []
     for index, item in enumerate(identifiers["ext"] or []):
         scheme, value = (item.get("scheme") or "").strip().lower(), (item.get("value") or "").strip()
-        if not scheme or not value or not scheme.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        if not value or len(value) > 200 or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,49}", scheme, re.ASCII):
             errors.add(f"identifiers.ext[{index}]", _("A scheme (letters, digits, . _ -) and a value are required."))
             continue
         if (scheme, value) in pairs:
@@ -296,12 +298,13 @@ def _save_work(work: Work, shares: Sequence[dict] | None, ext: list[tuple[str, s
             work.save()
             if shares is not None:
                 work.shares.all().delete()
-                Share.objects.bulk_create(
-                    Share(work=work, rights_holder=item["rights_holder"], share=item["share"]) for item in shares
+                bulk_create_with_history(
+                    [Share(work=work, rights_holder=item["rights_holder"], share=item["share"]) for item in shares],
+                    Share,
                 )
             if ext is not None:
                 work.external_ids.all().delete()
-                WorkIdentifier.objects.bulk_create(WorkIdentifier(work=work, scheme=s, value=v) for s, v in ext)
+                bulk_create_with_history([WorkIdentifier(work=work, scheme=s, value=v) for s, v in ext], WorkIdentifier)
     except IntegrityError as exc:
         raise integrity_error(exc) from exc
 
@@ -337,6 +340,15 @@ def work_create(*, access: Access, data: dict[str, Any]) -> Work:
     return work
 
 
+def co_owners_changed(*, work: Work, new_shares: dict, access: Access) -> bool:
+    """True when a rights holder's user would change or drop another holder's share (own or inherited) of `work`.
+    Co-owners (a production committee) settle their split with the platform, not by one member's edit."""
+    if not access.is_holder or work.pk is None:
+        return False
+    before = {holder: share for holder, share, _owner in effective_shares([work.pk]).get(work.pk, [])}
+    return any(holder not in access.holder_ids and new_shares.get(holder) != share for holder, share in before.items())
+
+
 @transaction.atomic
 def work_update(*, access: Access, work: Work, data: dict[str, Any]) -> Work:
     work = Work.objects.select_for_update().get(pk=work.pk)
@@ -354,6 +366,9 @@ def work_update(*, access: Access, work: Work, data: dict[str, Any]) -> Work:
     shares = data.get("shares") if "shares" in data else None
     if shares is not None:
         _validate_shares(shares, errors)
+        new_shares = {item["rights_holder"].pk: item["share"] for item in shares}
+        if co_owners_changed(work=work, new_shares=new_shares, access=access):
+            errors.add("shares", _("Only platform staff can change or remove another rights holder's share."))
     has_shares = bool(shares) if shares is not None else work.shares.exists()
     if not has_shares and work.parent is None:
         errors.add("shares", _("A work without a parent needs shares summing to 100.00."))
@@ -527,7 +542,7 @@ def _save_agreement(agreement: Agreement, terms: list[Term] | None, scope: dict)
                 agreement.terms.all().delete()
                 for term in terms:
                     term.agreement = agreement
-                Term.objects.bulk_create(terms)
+                bulk_create_with_history(terms, Term)
     except IntegrityError as exc:
         raise integrity_error(exc) from exc
 
@@ -576,6 +591,9 @@ def agreement_update(*, agreement: Agreement, data: dict[str, Any], effective_fr
     errors.raise_if_any()
     if effective_from is not None:
         return _agreement_new_version(agreement, data, effective_from)
+    if ({"currency", "uses"} & set(data)) and "terms" not in data:
+        # the stored terms must still hold in the new currency and uses: check them again, as if sent
+        data = {**data, "terms": [_term_as_input(term, agreement.currency) for term in agreement.terms.all()]}
     terms, scope = _apply_agreement(agreement, data, errors)
     errors.raise_if_any()
     _save_agreement(agreement, terms, scope)

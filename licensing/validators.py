@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import jaconv
@@ -13,7 +14,7 @@ from stdnum import isbn as stdnum_isbn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.jp import cn as corporate_number
 
-_ISCC_RE = re.compile(r"^ISCC:[A-Z2-7]{10,120}$")
+_ISCC_RE = re.compile(r"^ISCC:[A-Z2-7]{10,95}$")  # fits the 100-character column
 _SMALL_KANA = str.maketrans("ｧｨｩｪｫｬｭｮｯ", "ｱｲｳｴｵﾔﾕﾖﾂ")
 # Characters a Zengin transfer accepts in a name: digits, upper-case letters, half-width katakana, space, ( ) . , - /
 _ZENGIN_CHARS = re.compile(r"^[0-9A-Zｦ-ﾟ ().,\-/｢｣\\]*$")
@@ -43,8 +44,8 @@ def normalize_iscc(value: str) -> str:
 
 def validate_invoice_registration_number(value: str) -> str:
     """`T` + 13 digits whose last-but-… check digit is right (the National Tax Agency's corporate-number rule)."""
-    value = value.strip().upper()
-    if not re.fullmatch(r"T\d{13}", value) or not corporate_number.is_valid(value[1:]):
+    value = unicodedata.normalize("NFKC", value).strip().upper()
+    if not re.fullmatch(r"T[0-9]{13}", value) or not corporate_number.is_valid(value[1:]):
         raise ValidationError(
             _("%(value)s is not a valid invoice registration number (T, 13 digits, valid check digit)."),
             code="invoice_registration_number",
@@ -90,9 +91,9 @@ def _banks():
 
 def validate_bank_branch(bank_code: str, branch_code: str) -> tuple[str, str]:
     """The bank and branch exist in the Zengin code data; returns their kana names (for transfer files)."""
-    if not re.fullmatch(r"\d{4}", bank_code or ""):
+    if not re.fullmatch(r"[0-9]{4}", bank_code or ""):
         raise ValidationError({"bank_code": _("A bank code is 4 digits.")})
-    if not re.fullmatch(r"\d{3}", branch_code or ""):
+    if not re.fullmatch(r"[0-9]{3}", branch_code or ""):
         raise ValidationError({"branch_code": _("A branch code is 3 digits.")})
     bank = _banks().get(bank_code)
     if bank is None:

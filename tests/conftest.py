@@ -32,3 +32,15 @@ def staff_client(staff_key) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_key}")
     return client
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database may be emptied between transactional tests (TRUNCATE), which the ledger otherwise refuses."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER DATABASE \"{name}\" SET ledger.allow_truncate = 'on'")
+            cursor.execute("SET ledger.allow_truncate = 'on'")

@@ -76,3 +76,12 @@ def test_celery_is_configured_for_safe_redelivery():
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_BEAT_SCHEDULER == "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+def test_healthz_answers_probes_by_ip_whatever_the_allowed_hosts(client, settings, db):
+    settings.ALLOWED_HOSTS = ["ledger.example.jp"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/healthz?check=database", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"]["ok"] is True
+    assert client.get("/api/v1/", HTTP_HOST="10.0.0.7:8000").status_code == 400

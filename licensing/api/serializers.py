@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -195,7 +197,7 @@ class AgreementInput(serializers.Serializer):
     territories = serializers.ListField(child=serializers.CharField(max_length=2), min_length=1, max_length=300)
     uses = serializers.ListField(child=serializers.ChoiceField(choices=Use.choices), min_length=1, max_length=4)
     scope = ScopeSerializer()
-    commission = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, default="0")
+    commission = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, default=Decimal("0"))
     terms = TermSerializer(many=True, required=False, default=list)
     status = serializers.ChoiceField(choices=AgreementStatus.choices, required=False, default="draft")
 

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from config.schema import problem_responses
 
 from .. import selectors, services
+from ..choices import AgreementStatus
 from ..models import Agreement, ApiKey, Licensee, Reservation, RightsHolder, Work
 from ..principals import Access
 from . import presenters
@@ -170,7 +171,13 @@ class RightsHolderDetailView(RightsHoldersBase):
     def patch(self, request: Request, pk) -> Response:
         holder = self.get_visible(selectors.rights_holder_list(access=self.access), pk)
         self.require(self.access.can("licensing.change_rightsholder") or holder.pk in self.access.holder_ids)
-        holder = services.rights_holder_update(holder=holder, data=self.parse(RightsHolderInput, partial=True))
+        data = self.parse(RightsHolderInput, partial=True)
+        if not self.access.is_staff:
+            # what drives tax (kind, residency, country) is checked by the platform, not self-declared
+            locked = sorted({"kind", "resident", "country"} & set(data))
+            if locked:
+                raise ValidationError({field: [_("Only platform staff can change this.")] for field in locked})
+        holder = services.rights_holder_update(holder=holder, data=data)
         return Response(presenters.rights_holder(holder, full=True))
 
 
@@ -259,12 +266,16 @@ class ReservationsView(ReservationsBase):
     def post(self, request: Request) -> Response:
         self.visible()
         data = self.parse(ReservationInput)
-        holder = _holder(data["rights_holder"], "rights_holder")
+        # resolved among what the caller may see: another party's holder or work is as unknown as a missing one
+        holder = selectors.rights_holder_list(access=self.access).filter(pk=data["rights_holder"]).first()
+        if holder is None:
+            raise ValidationError({"rights_holder": [_("Unknown rights holder.")]})
         self.require(self.access.can("licensing.add_reservation") or holder.pk in self.access.holder_ids)
         work = None
         if data.get("work"):
             condition = selectors.work_reference_filter(data["work"])
-            work = Work.objects.filter(condition).first() if condition is not None else None
+            visible = selectors.work_list(access=self.access)
+            work = visible.filter(condition).first() if condition is not None else None
             if work is None:
                 raise ValidationError({"work": [_("Unknown work.")]})
         reservation = services.reservation_create(rights_holder=holder, work=work, uses=data["uses"])
@@ -327,6 +338,8 @@ class LicenseeKeysView(LicenseeKeysBase):
     def post(self, request: Request, pk) -> Response:
         licensee = self.licensee(pk)
         data = self.parse(LicenseeKeyCreateInput)
+        if data.get("expires_at") is not None and data["expires_at"] <= timezone.now():
+            raise ValidationError({"expires_at": [_("The expiry must lie in the future.")]})
         api_key, key = services.api_key_create(name=data["name"], licensee=licensee, expires_at=data.get("expires_at"))
         return Response(ApiKeyOutput(api_key).data | {"key": key}, status=status.HTTP_201_CREATED)
 
@@ -383,6 +396,8 @@ class AgreementsView(LicensingView):
     def get(self, request: Request) -> Response:
         qs = selectors.agreement_list(access=self.access)
         if request.query_params.get("status"):
+            if request.query_params["status"] not in AgreementStatus.values:
+                raise ValidationError({"status": [_("Unknown status.")]})
             qs = qs.filter(status=request.query_params["status"])
         if request.query_params.get("licensee"):
             try:

@@ -122,3 +122,12 @@ def test_a_transaction_is_reversed_at_most_once(posted, accounts):
             TXN_INSERT.replace("previous_hash,", "reverses_id, previous_hash,").replace("'', repeat", "'', %s, repeat"),
             [900009, "rev-2", posted.id, "i" * 64],
         )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("table", ["ledger_posting", "ledger_journaltransaction", "ledger_chainhead"])
+def test_truncate_is_refused_outside_a_test_database(posted, table):
+    with pytest.raises(IntegrityError, match=r"TRUNCATE of \w+ refused"), transaction.atomic():  # noqa: PT012
+        sql("SET LOCAL ledger.allow_truncate = 'off'")
+        sql(f"TRUNCATE {table} CASCADE")
+    assert Posting.objects.count() == 2

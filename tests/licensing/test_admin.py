@@ -72,7 +72,8 @@ def test_a_holder_user_cannot_open_or_change_another_holders_work(hikari_admin, 
     drawing = catalogue["drawing"]
     response = hikari_admin.get(f"/admin/licensing/work/{drawing.pk}/change/", follow=True)
     assert "夜明けのうた" not in response.content.decode()
-    hikari_admin.post(f"/admin/licensing/work/{drawing.pk}/change/", {"title": "奪った"})
+    full_form = work_form(drawing, [(drawing.shares.get().pk, catalogue["yamada"].pk, "100.00", False)], initial=1)
+    hikari_admin.post(f"/admin/licensing/work/{drawing.pk}/change/", full_form | {"title": "奪った"})
     drawing.refresh_from_db()
     assert drawing.title == "夜明けのうた"
     html = hikari_admin.get("/admin/licensing/rightsholder/").content.decode()
@@ -106,10 +107,26 @@ def test_a_valid_change_of_shares_is_saved_with_its_history(staff_admin, catalog
 def test_a_holder_user_must_keep_its_own_share(hikari_admin, catalogue):
     series, hikari, yamada = catalogue["series"], catalogue["hikari"], catalogue["yamada"]
     share = Share.objects.get(work=series)
-    data = work_form(series, [(share.pk, hikari.pk, "100.00", True), (None, yamada.pk, "100.00", False)], initial=1)
+    data = work_form(series, [(share.pk, yamada.pk, "100.00", False)], initial=1)
     response = hikari_admin.post(f"/admin/licensing/work/{series.pk}/change/", data)
     assert "Your own rights holder must keep a share of the work." in response.content.decode()
     assert Share.objects.get(work=series).rights_holder == hikari
+
+
+def test_a_co_owner_cannot_change_another_co_owners_share(client, catalogue):
+    hikari, yamada = catalogue["hikari"], catalogue["yamada"]
+    anime = work_with_shares((hikari, "60.00"), (yamada, "40.00"), title="アニメ")
+    client.force_login(holder_user(hikari, "hikari-co"))
+    own, theirs = (
+        Share.objects.get(work=anime, rights_holder=hikari),
+        Share.objects.get(work=anime, rights_holder=yamada),
+    )
+    data = work_form(anime, [(own.pk, hikari.pk, "90.00", False), (theirs.pk, yamada.pk, "10.00", False)], initial=2)
+    response = client.post(f"/admin/licensing/work/{anime.pk}/change/", data)
+    assert "Only platform staff can change or remove another rights holder&#x27;s share." in response.content.decode()
+    assert sorted(Share.objects.filter(work=anime).values_list("share", flat=True)) == [40, 60]
+    assert client.post(f"/admin/licensing/work/{anime.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Work.objects.filter(pk=anime.pk).exists()
 
 
 def test_a_holder_user_reads_the_agreements_covering_its_works_but_cannot_change_them(hikari_admin, catalogue):
@@ -226,3 +243,41 @@ def test_an_overlapping_version_is_a_form_error(staff_admin, agreement):
     assert response.status_code == 200
     assert "overlaps another version" in response.content.decode()
     assert Agreement.objects.count() == 1
+
+
+def test_history_of_another_holders_objects_is_not_shown(hikari_admin, catalogue):
+    yamada, drawing = catalogue["yamada"], catalogue["drawing"]
+    RightsHolder = type(yamada)
+    version = RightsHolder.history.filter(id=yamada.pk).first()
+    assert hikari_admin.get(f"/admin/licensing/rightsholder/{yamada.pk}/history/").status_code == 404
+    assert hikari_admin.get(f"/admin/licensing/work/{drawing.pk}/history/").status_code == 404
+    url = f"/admin/licensing/rightsholder/{yamada.pk}/history/{version.history_id}/"
+    assert hikari_admin.get(url).status_code == 404
+    assert hikari_admin.post(url, {"name": "乗っ取り", "name_kana": "ﾉﾂﾄﾘ", "kind": "individual"}).status_code == 404
+    yamada.refresh_from_db()
+    assert yamada.name == "山田太郎"
+    assert hikari_admin.get(f"/admin/licensing/rightsholder/{catalogue['hikari'].pk}/history/").status_code == 200
+
+
+def test_a_holder_cannot_file_its_work_under_another_holders_work(hikari_admin, catalogue):
+    hikari, drawing = catalogue["hikari"], catalogue["drawing"]
+    new = Work(title="便乗", kind="illustration")
+    data = work_form(new, [(None, hikari.pk, "100.00", False)], initial=0) | {"parent": str(drawing.pk)}
+    response = hikari_admin.post("/admin/licensing/work/add/", data)
+    assert response.status_code == 200
+    assert not Work.objects.filter(title="便乗").exists()
+
+
+def test_view_only_users_cannot_run_change_actions(client, catalogue):
+    from django.contrib.auth import get_user_model
+
+    from licensing.models import Reservation
+    from licensing.roles import FINANCE, role_group
+
+    reservation = Reservation.objects.create(rights_holder=catalogue["yamada"], uses=["training"])
+    finance = get_user_model().objects.create_user("fin", password="pw-fin-123", is_staff=True)
+    finance.groups.add(role_group(FINANCE))
+    client.force_login(finance)
+    client.post("/admin/licensing/reservation/", {"action": "lift", "_selected_action": [str(reservation.pk)]})
+    reservation.refresh_from_db()
+    assert reservation.lifted_at is None

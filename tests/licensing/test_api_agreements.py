@@ -185,3 +185,33 @@ def test_an_agreement_listing_a_series_covers_a_holder_of_a_grandchild(world):
 
     editor_client = client_for(user=holder_user(editor, "editor"))
     assert [a["id"] for a in editor_client.get("/api/v1/agreements").json()["results"]] == [created["id"]]
+
+
+def test_changing_currency_or_uses_rechecks_the_stored_terms(world):
+    created = world["staff"].post("/api/v1/agreements", agreement_payload(world), format="json").json()
+    url = f"/api/v1/agreements/{created['id']}"
+    response = world["staff"].patch(url, {"currency": "USD"}, format="json")
+    assert response.status_code == 400
+    assert "terms[1].fee" in errors_of(response)
+    response = world["staff"].patch(url, {"uses": ["generation"]}, format="json")
+    assert response.status_code == 400
+    assert "terms[1].use" in errors_of(response)
+    body = world["staff"].get(url).json()
+    assert (body["currency"], body["uses"]) == ("JPY", ["training", "generation"])
+    assert body["terms"] == created["terms"]
+
+
+def test_commission_defaults_to_zero(world):
+    payload = agreement_payload(world)
+    del payload["commission"]
+    response = world["staff"].post("/api/v1/agreements", payload, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["commission"] == "0.00"
+
+
+def test_a_licensee_key_cannot_expire_in_the_past(world):
+    response = world["staff"].post(
+        f"/api/v1/licensees/{world['licensee'].pk}/keys", {"expires_at": "2020-01-01T00:00:00Z"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "expires_at" in errors_of(response)

@@ -230,10 +230,12 @@ def test_reserving_a_work_one_does_not_own_is_refused(world):
     )
     assert response.status_code == 400
     assert "work" in errors_of(response)
+    # another party's rights holder is as unknown as a missing one
     response = world["artist_client"].post(
         "/api/v1/reservations", {"rights_holder": str(world["publisher"].pk), "uses": ["training"]}, format="json"
     )
-    assert response.status_code == 403
+    assert response.status_code == 400
+    assert errors_of(response) == {"rights_holder": "Unknown rights holder."}
 
 
 def test_a_cycle_through_the_api_is_a_field_error(world):
@@ -250,3 +252,56 @@ def test_removing_the_parent_of_a_work_without_shares_is_refused(world):
     assert "shares" in errors_of(response)
     volume.refresh_from_db()
     assert volume.parent_id == world["series"].pk
+
+
+def test_bad_input_never_makes_a_server_error(world):
+    staff = world["staff"]
+    huge = {"amount": "999999999999999999.99", "currency": "USD"}
+    response = staff.post("/api/v1/rights-holders", {"name": "x", "name_kana": "ｴﾂｸｽ", "kind": "corporation",
+                                                     "minimum_payout": huge}, format="json")  # fmt: skip
+    assert response.status_code == 400
+    assert "minimum_payout" in errors_of(response)
+    for url in ("/api/v1/works?search=a%00b", "/api/v1/rights-holders?search=%00", "/api/v1/agreements?status=%00",
+                "/api/v1/works?identifier=ext:a:b%00"):  # fmt: skip
+        assert staff.get(url).status_code == 400, url
+    assert staff.get("/api/v1/agreements?status=paused").status_code == 400
+    iscc = {"title": "x", "kind": "other", "identifiers": {"iscc": "ISCC:" + "A" * 120},
+            "shares": [{"rights_holder": str(world["artist"].pk), "share": "100.00"}]}  # fmt: skip
+    assert staff.post("/api/v1/works", iscc, format="json").status_code == 400
+    for scheme in ("ｉｓｂｎ", "-abc", ".x", "日本"):
+        bad = {**iscc, "identifiers": {"ext": [{"scheme": scheme, "value": "1"}]}}
+        response = staff.post("/api/v1/works", bad, format="json")
+        assert response.status_code == 400
+        assert "identifiers.ext[0]" in errors_of(response)
+    assert staff.get("/api/v1").status_code == 200
+
+
+def test_a_holder_cannot_declare_its_own_tax_status(world):
+    client, publisher = world["publisher_client"], world["publisher"]
+    response = client.patch(f"/api/v1/rights-holders/{publisher.pk}", {"kind": "individual", "resident": False},
+                            format="json")  # fmt: skip
+    assert response.status_code == 400
+    assert set(errors_of(response)) == {"kind", "resident"}
+    publisher.refresh_from_db()
+    assert (publisher.kind, publisher.resident) == ("corporation", True)
+
+
+def test_a_co_owner_cannot_rewrite_the_other_co_owners_share(world):
+    anime, publisher = world["anime"], world["publisher"]
+    response = world["publisher_client"].patch(
+        f"/api/v1/works/{anime.pk}",
+        {"shares": [{"rights_holder": str(publisher.pk), "share": "100.00"}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert Share.objects.filter(work=anime).count() == 2
+
+
+def test_changes_are_kept_in_the_history(world):
+    body = world["staff"].post("/api/v1/works", {
+        "title": "歴史", "kind": "other", "identifiers": {"ext": [{"scheme": "x", "value": "1"}]},
+        "shares": [{"rights_holder": str(world["artist"].pk), "share": "100.00"}]}, format="json").json()  # fmt: skip
+    assert Share.history.filter(work_id=body["id"], history_user__username="staff").count() == 1
+    from licensing.models import WorkIdentifier
+
+    assert WorkIdentifier.history.filter(work_id=body["id"]).count() == 1
