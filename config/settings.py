@@ -281,4 +281,24 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # History of every change (django-simple-history); old versions are shown, never restored over newer data.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
+# Licensee API limits (API.md): bodies, events, clearance batch, background threshold, rates per key.
+USAGE_MAX_BODY_BYTES = env_int("USAGE_MAX_BODY_BYTES", 256 * 1024 * 1024)
+USAGE_MAX_EVENTS = env_int("USAGE_MAX_EVENTS", 5_000_000)
+USAGE_ASYNC_THRESHOLD_BYTES = env_int("USAGE_ASYNC_THRESHOLD_BYTES", 8 * 1024 * 1024)
+CLEARANCE_MAX_REFS = env_int("CLEARANCE_MAX_REFS", 10_000)
+API_RATE_LIMITS = {
+    "clearance": env_str("RATE_LIMIT_CLEARANCE", "600/min"),
+    "usage_report": env_str("RATE_LIMIT_USAGE_REPORT", "120/min"),
+}
+
+# Shared by every web process: rate-limit counters.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("CACHE_URL", REDIS_URL),
+        "KEY_PREFIX": "rights-ledger",
+        "TIMEOUT": 300,
+    }
+}
+
 HEALTHZ_WORKER_TIMEOUT = float(env_str("HEALTHZ_WORKER_TIMEOUT", "1.0"))

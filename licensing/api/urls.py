@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from . import views
+from . import usage_views, views
 
 # Trailing slashes optional, no redirect (API.md, Conventions).
 ID = r"(?P<pk>[^/]+)"
@@ -19,4 +19,7 @@ urlpatterns = [
     re_path(rf"^licensees/{ID}/keys/(?P<key_id>[^/]+)/?$", views.LicenseeKeyDetailView.as_view(), name="licensee-key"),
     re_path(r"^agreements/?$", views.AgreementsView.as_view(), name="agreements"),
     re_path(rf"^agreements/{ID}/?$", views.AgreementDetailView.as_view(), name="agreement-detail"),
+    re_path(r"^clearances/?$", usage_views.ClearancesView.as_view(), name="clearances"),
+    re_path(r"^usage-reports/?$", usage_views.UsageReportsView.as_view(), name="usage-reports"),
+    re_path(rf"^usage-reports/{ID}/?$", usage_views.UsageReportDetailView.as_view(), name="usage-report-detail"),
 ]

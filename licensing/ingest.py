@@ -1,0 +1,276 @@
+"""Usage report ingestion: the hot path. No model instance and no DRF serializer per event.
+
+Bytes → events (orjson, line by line for NDJSON) → plain validation functions → COPY into a temporary staging
+table → one statement resolves the work references, another applies the coverage rules (licensing_coverage) to the
+distinct (work, use, date, territory) combinations, one INSERT … SELECT stores the accepted events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import orjson
+from django.conf import settings
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from ledger.money import Money, MoneyError
+
+from .choices import Use
+from .references import parse_reference
+from .validators import _countries
+
+MAX_ERRORS = 100
+USES = frozenset(Use.values)
+MAX_QUANTITY = 10**12
+
+
+class BodyError(ValueError):
+    """The body as a whole cannot be read (not JSON, not gzip, too large…): a 400 or a 413, nothing stored."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Parsed:
+    rows: list[tuple] = field(default_factory=list)  # staging rows of valid events
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+    received: int = 0
+
+
+def decompress(body: bytes, encoding: str) -> bytes:
+    encoding = (encoding or "").lower().strip()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise BodyError(
+            _("Content-Encoding %(encoding)s is not supported; send gzip or nothing.") % {"encoding": encoding}, 415
+        )
+    limit = settings.USAGE_MAX_BODY_BYTES
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
+            data = stream.read(limit + 1)
+    except (OSError, EOFError, zlib.error):
+        raise BodyError(_("The body is not valid gzip.")) from None
+    if len(data) > limit:
+        raise BodyError(_("The uncompressed body is larger than %(n)d bytes.") % {"n": limit}, 413)
+    return data
+
+
+def body_hash(body: bytes, content_type: str) -> str:
+    return hashlib.sha256(content_type.encode() + b"\0" + body).hexdigest()
+
+
+def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, object]]:
+    """(line, decoded JSON value or a BodyError for that line). NDJSON counts lines from 1, blank lines skipped;
+    a JSON body `{"events": [...]}` counts its events from 1."""
+    if content_type == "application/x-ndjson":
+        for number, raw in enumerate(body.split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield number, orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                yield number, BodyError(_("This line is not valid JSON."))
+        return
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BodyError(_("The body is not valid JSON.")) from None
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise BodyError(_('A JSON body is {"events": [...]}; for one event per line use application/x-ndjson.'))
+    yield from enumerate(document["events"], start=1)
+
+
+def parse(body: bytes, content_type: str, *, period: dt.date, default_territory: str) -> Parsed:
+    parsed = Parsed()
+    period_end = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    for line, value in iter_events(body, content_type):
+        parsed.received += 1
+        if parsed.received > settings.USAGE_MAX_EVENTS:
+            raise BodyError(_("A report holds at most %(n)d events.") % {"n": settings.USAGE_MAX_EVENTS}, 413)
+        if isinstance(value, BodyError):
+            parsed.errors.append((line, str(value)))
+            continue
+        row = validate_event(value, line, period, period_end, default_territory)
+        if isinstance(row, str):
+            parsed.errors.append((line, row))
+        else:
+            parsed.rows.append(row)
+    return parsed
+
+
+def validate_event(event: object, line: int, period: dt.date, period_end: dt.date, default_territory: str):
+    """A staging row, or the message saying why the event is rejected."""
+    if not isinstance(event, dict):
+        return _("An event is a JSON object.")
+    ref = event.get("work")
+    reference = parse_reference(ref) if isinstance(ref, str) else None
+    if reference is None:
+        return _("work: not a work reference (uuid, isbn:…, iscc:… or ext:<scheme>:<value>).")
+    use = event.get("use")
+    if use not in USES:
+        return _("use: one of training, fine_tuning, generation, retrieval.")
+    quantity = event.get("quantity")
+    if type(quantity) is not int or not 1 <= quantity <= MAX_QUANTITY:
+        return _("quantity: a whole number from 1.")
+    occurred = event.get("occurred_on")
+    try:
+        occurred_on = dt.date.fromisoformat(occurred) if isinstance(occurred, str) and len(occurred) == 10 else None
+    except ValueError:
+        occurred_on = None
+    if occurred_on is None:
+        return _("occurred_on: a date, YYYY-MM-DD.")
+    if not period <= occurred_on < period_end:
+        return _("occurred_on: %(date)s is outside the period %(period)s.") % {
+            "date": occurred_on.isoformat(), "period": period.strftime("%Y-%m")}  # fmt: skip
+    model = event.get("model")
+    if not isinstance(model, str) or not model.strip() or len(model) > 200 or "\x00" in model:
+        return _("model: the model's name, 1 to 200 characters.")
+    territory = event.get("territory", default_territory)
+    if territory is None:
+        territory = default_territory
+    if not isinstance(territory, str) or territory.upper() not in _countries():
+        return _("territory: an ISO 3166 country code.")
+    revenue = event.get("revenue")
+    amount = currency = None
+    if revenue is not None:
+        if (
+            not isinstance(revenue, dict)
+            or not isinstance(revenue.get("amount"), str)
+            or not isinstance(revenue.get("currency"), str)
+        ):
+            return _('revenue: null or {"amount": "1200", "currency": "JPY"}.')
+        try:
+            money = Money.parse(revenue["amount"], revenue["currency"])
+        except MoneyError as exc:
+            return _("revenue: %(reason)s") % {"reason": exc}
+        amount, currency = money.amount, money.currency
+    return (
+        line, reference.id, reference.isbn, reference.iscc, reference.scheme, reference.value, use, quantity,
+        occurred_on, model.strip(), territory.upper(), amount, currency,
+    )  # fmt: skip
+
+
+STAGING = """
+CREATE TEMPORARY TABLE usage_staging (
+    line integer NOT NULL,
+    ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text,
+    use text NOT NULL, quantity bigint NOT NULL, occurred_on date NOT NULL, model text NOT NULL,
+    territory text NOT NULL, revenue_amount bigint, revenue_currency text
+) ON COMMIT DROP
+"""
+STAGING_COLUMNS = (
+    "line, ref_id, ref_isbn, ref_iscc, ref_scheme, ref_value, use, quantity, occurred_on, model, territory, "
+    "revenue_amount, revenue_currency"
+)
+
+# 1. the works named, every kind of reference in one pass
+RESOLVE = """
+CREATE TEMPORARY TABLE usage_resolved ON COMMIT DROP AS
+SELECT s.line, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id, s.use, s.quantity, s.occurred_on, s.model,
+       s.territory, s.revenue_amount, s.revenue_currency
+  FROM usage_staging s
+  LEFT JOIN licensing_work w1 ON w1.id = s.ref_id
+  LEFT JOIN licensing_work w2 ON w2.isbn = s.ref_isbn
+  LEFT JOIN licensing_work w3 ON w3.iscc = s.ref_iscc
+  LEFT JOIN licensing_workidentifier x ON x.scheme = s.ref_scheme AND x.value = s.ref_value
+"""
+
+# 2. the coverage rules, once per distinct (work, use, date, territory)
+COVER = """
+CREATE TEMPORARY TABLE usage_covered ON COMMIT DROP AS
+WITH combos AS (
+    SELECT row_number() OVER () AS ord, work_id, use, occurred_on, territory
+      FROM (SELECT DISTINCT work_id, use, occurred_on, territory FROM usage_resolved WHERE work_id IS NOT NULL) d
+)
+SELECT n.work_id, n.use, n.occurred_on, n.territory,
+       CASE WHEN c.reserved THEN NULL ELSE c.agreement_id END AS agreement_id, c.reserved, a.currency
+  FROM combos n
+  JOIN licensing_coverage(
+        %s,
+        ARRAY(SELECT work_id FROM combos ORDER BY ord), ARRAY(SELECT use FROM combos ORDER BY ord),
+        ARRAY(SELECT occurred_on FROM combos ORDER BY ord), ARRAY(SELECT territory FROM combos ORDER BY ord)
+       ) c ON c.ord = n.ord
+  LEFT JOIN licensing_agreement a ON a.id = c.agreement_id AND NOT c.reserved
+"""
+
+# every event with its fate: the reason it is rejected, or NULL
+JUDGED = """
+SELECT r.*, c.agreement_id, coalesce(c.reserved, false) AS reserved,
+       CASE WHEN r.work_id IS NULL THEN %(unknown)s
+            WHEN r.revenue_currency IS NOT NULL AND c.currency IS NOT NULL AND r.revenue_currency <> c.currency
+            THEN format(%(currency)s, r.revenue_currency, c.currency)
+       END AS error
+  FROM usage_resolved r
+  LEFT JOIN usage_covered c
+    ON c.work_id = r.work_id AND c.use = r.use AND c.occurred_on = r.occurred_on AND c.territory = r.territory
+"""
+
+
+@dataclass
+class Stored:
+    accepted: int
+    rejected: int
+    unlicensed: int
+    errors: list[tuple[int, str]]
+
+
+def store(*, rows: list[tuple], report_id, licensee_id, period: dt.date, late: bool) -> Stored:
+    """Stage, resolve, cover and insert, inside the caller's transaction."""
+    messages = {
+        "unknown": _("work: no such work."),
+        "currency": _("revenue: reported in %s, but the agreement is in %s."),
+    }
+    with connection.cursor() as cursor:
+        for table in ("usage_staging", "usage_resolved", "usage_covered"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(STAGING)
+        with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(RESOLVE)
+        cursor.execute("ANALYZE usage_resolved")
+        cursor.execute(COVER, [licensee_id])
+        cursor.execute("ANALYZE usage_covered")
+        cursor.execute(
+            f"""
+            WITH judged AS ({JUDGED})
+            INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use,
+                                              quantity, occurred_on, model, territory, revenue_amount,
+                                              revenue_currency, reserved, late)
+            SELECT %(period)s, %(report)s, line, %(licensee)s, work_id, agreement_id, use, quantity, occurred_on,
+                   model, territory, revenue_amount, revenue_currency, reserved, %(late)s
+              FROM judged WHERE error IS NULL
+            """,  # noqa: S608 (constant fragments)
+            {**messages, "period": period, "report": report_id, "licensee": licensee_id, "late": late},
+        )
+        accepted = cursor.rowcount
+        cursor.execute(
+            f"""
+            WITH judged AS ({JUDGED})
+            SELECT count(*) FILTER (WHERE error IS NULL AND agreement_id IS NULL),
+                   count(*) FILTER (WHERE error IS NOT NULL),
+                   (SELECT array_agg(ARRAY[line::text, error] ORDER BY line)
+                      FROM (SELECT line, error FROM judged WHERE error IS NOT NULL ORDER BY line LIMIT %(limit)s) e)
+              FROM judged
+            """,  # noqa: S608 (constant fragments)
+            {**messages, "limit": MAX_ERRORS},
+        )
+        unlicensed, rejected, errors = cursor.fetchone()
+        for table in ("usage_staging", "usage_resolved", "usage_covered"):
+            cursor.execute(f"DROP TABLE {table}")
+    return Stored(
+        accepted=accepted,
+        rejected=rejected,
+        unlicensed=unlicensed,
+        errors=[(int(line), message) for line, message in (errors or [])],
+    )

@@ -1,0 +1,129 @@
+"""Usage report services: idempotent by key, processed at once or, when large, by a Celery task."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import ingest
+from .models import Licensee, PeriodStatus, ReportingPeriod, ReportStatus, UsageReport, UsageReportPayload
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before for another body."""
+
+
+@dataclass
+class Outcome:
+    report: UsageReport
+    replay: bool  # the original answer again: nothing was stored this time
+
+
+def ensure_partition(period: dt.date) -> None:
+    """The month's partition, in its own short transaction when possible (DDL locks the parent table)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+
+
+def usage_report_ingest(
+    *, licensee: Licensee, period: dt.date, idempotency_key: str, body: bytes, content_type: str,
+    content_encoding: str = "",
+) -> Outcome:  # fmt: skip
+    """Store a report's events (or queue them when the report is large). Same key and body: the original report,
+    nothing stored twice, also under concurrent retries. Same key, other body: IdempotencyConflict.
+    A body that cannot be read at all raises ingest.BodyError before anything is stored."""
+    data = ingest.decompress(body, content_encoding)
+    digest = ingest.body_hash(data, content_type)
+    if content_type == "application/json":
+        # fail fast on a body that is not {"events": [...]}, before a key is spent on it
+        next(iter(ingest.iter_events(data, content_type)), None)
+    ensure_partition(period)
+    with transaction.atomic():
+        report = _claim(licensee, period, idempotency_key, digest)
+        if report is None:
+            existing = UsageReport.objects.get(licensee=licensee, idempotency_key=idempotency_key)
+            if existing.body_sha256 != digest or existing.period != period:
+                raise IdempotencyConflict(_("This Idempotency-Key was already used for a different report."))
+            return Outcome(existing, replay=True)
+        if len(data) > settings.USAGE_ASYNC_THRESHOLD_BYTES:
+            UsageReportPayload.objects.create(
+                report=report, content_type=content_type, body_gzip=gzip.compress(data, compresslevel=1)
+            )
+            from .tasks import process_usage_report
+
+            transaction.on_commit(lambda: process_usage_report.delay(str(report.pk)))
+            return Outcome(report, replay=False)
+        _process(report, data, content_type)
+    return Outcome(report, replay=False)
+
+
+def _claim(licensee: Licensee, period: dt.date, key: str, digest: str) -> UsageReport | None:
+    """Insert the report row, or None when the key exists. A concurrent identical request waits here for the first
+    one to commit (the unique index), then finds its report."""
+    late = ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO licensing_usagereport (id, licensee_id, period, idempotency_key, body_sha256, status, late,
+                events_received, events_accepted, events_rejected, events_unlicensed, errors, created_at)
+            VALUES (gen_random_uuid(), %s, %s, %s, %s, 'processing', %s, 0, 0, 0, 0, '[]', now())
+            ON CONFLICT (licensee_id, idempotency_key) DO NOTHING
+            RETURNING id
+            """,
+            [licensee.pk, period, key, digest, late],
+        )
+        row = cursor.fetchone()
+    return UsageReport.objects.get(pk=row[0]) if row else None
+
+
+def _process(report: UsageReport, data: bytes, content_type: str) -> None:
+    licensee = report.licensee
+    try:
+        parsed = ingest.parse(data, content_type, period=report.period, default_territory=licensee.country)
+    except ingest.BodyError as exc:
+        _finish(report, received=0, accepted=0, rejected=0, unlicensed=0, errors=[{"line": 0, "message": str(exc)}])
+        return
+    stored = ingest.store(
+        rows=parsed.rows, report_id=report.pk, licensee_id=licensee.pk, period=report.period, late=report.late
+    )
+    errors = sorted(parsed.errors + stored.errors)[: ingest.MAX_ERRORS]
+    _finish(
+        report,
+        received=parsed.received,
+        accepted=stored.accepted,
+        rejected=len(parsed.errors) + stored.rejected,
+        unlicensed=stored.unlicensed,
+        errors=[{"line": line, "message": message} for line, message in errors],
+    )
+
+
+def _finish(report: UsageReport, *, received, accepted, rejected, unlicensed, errors) -> None:
+    report.events_received = received
+    report.events_accepted = accepted
+    report.events_rejected = rejected
+    report.events_unlicensed = unlicensed
+    report.errors = errors
+    report.status = ReportStatus.REJECTED if accepted == 0 and errors else ReportStatus.ACCEPTED
+    report.completed_at = timezone.now()
+    report.save(update_fields=["events_received", "events_accepted", "events_rejected", "events_unlicensed",
+                               "errors", "status", "completed_at"])  # fmt: skip
+
+
+def usage_report_process(*, report_id) -> None:
+    """The Celery task's work: idempotent (a report is processed once; a redelivered task finds it done), and
+    atomic (a worker killed mid-way leaves nothing behind, and the redelivery starts again)."""
+    with transaction.atomic():
+        report = UsageReport.objects.select_for_update().select_related("licensee").filter(pk=report_id).first()
+        if report is None or report.status != ReportStatus.PROCESSING:
+            return
+        payload = UsageReportPayload.objects.filter(report=report).first()
+        if payload is None:
+            return
+        _process(report, gzip.decompress(bytes(payload.body_gzip)), payload.content_type)
+        payload.delete()

@@ -1,0 +1,129 @@
+"""POST /clearances: coverage rules one by one (RULES.md, Coverage and clearance)."""
+
+from __future__ import annotations
+
+import pytest
+
+from licensing.models import Agreement, Reservation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agreement(world):
+    agreement = Agreement.objects.create(
+        licensee=world["licensee"], reference="AGR-C", currency="JPY", starts_on="2026-01-01", ends_on="2026-12-31",
+        territories=["JP"], uses=["training", "generation"], status="active",
+    )  # fmt: skip
+    return agreement
+
+
+def clear(world, works, use="training", date="2026-10-15", territory="JP", client=None):
+    body = {"use": use, "date": date, "territory": territory, "works": [str(w) for w in works]}
+    response = (client or world["licensee_client"]).post("/api/v1/clearances", body, format="json")
+    assert response.status_code == 200, response.content
+    return [(r["status"], r["agreement"]) for r in response.json()["results"]]
+
+
+def test_a_listed_work_covers_its_descendants_only(world, agreement):
+    agreement.scope_works.add(world["series"])
+    a = str(agreement.pk)
+    assert clear(world, [world["series"].pk, world["volume"].pk, world["artist_work"].pk]) == [
+        ("licensed", a), ("licensed", a), ("not_licensed", None)
+    ]  # fmt: skip
+
+
+def test_a_listed_rights_holder_covers_what_it_owns_even_in_part(world, agreement):
+    agreement.scope_rights_holders.add(world["artist"])
+    a = str(agreement.pk)
+    assert clear(world, [world["artist_work"].pk, world["anime"].pk, world["series"].pk]) == [
+        ("licensed", a), ("licensed", a), ("not_licensed", None)
+    ]  # fmt: skip
+
+
+def test_catalogue_scope_covers_everything(world, agreement):
+    Agreement.objects.filter(pk=agreement.pk).update(scope_catalogue=True)
+    assert {status for status, _ in clear(world, [w.pk for w in (world["series"], world["artist_work"])])} == {
+        "licensed"
+    }
+
+
+def test_territory_date_use_and_status_must_all_match(world, agreement):
+    agreement.scope_works.add(world["series"])
+    work = [world["volume"].pk]
+    assert clear(world, work, territory="US") == [("not_licensed", None)]
+    assert clear(world, work, date="2025-12-31") == [("not_licensed", None)]
+    assert clear(world, work, date="2027-01-01") == [("not_licensed", None)]
+    assert clear(world, work, use="retrieval") == [("not_licensed", None)]
+    Agreement.objects.filter(pk=agreement.pk).update(territories=["*"])
+    assert clear(world, work, territory="US")[0][0] == "licensed"
+    for status in ("suspended", "draft", "terminated"):
+        Agreement.objects.filter(pk=agreement.pk).update(status=status)
+        assert clear(world, work) == [("not_licensed", None)], status
+
+
+def test_a_reservation_beats_every_agreement(world, agreement):
+    Agreement.objects.filter(pk=agreement.pk).update(scope_catalogue=True)
+    reservation = Reservation.objects.create(rights_holder=world["publisher"], work=world["series"], uses=["training"])
+    assert clear(world, [world["volume"].pk]) == [("reserved", None)]
+    assert clear(world, [world["volume"].pk], use="generation")[0][0] == "licensed"
+    Reservation.objects.create(rights_holder=world["artist"], uses=["generation"])  # all of the artist's works
+    assert clear(world, [world["anime"].pk], use="generation") == [("reserved", None)]
+    reservation.lifted_at = reservation.created_at
+    reservation.save()
+    assert clear(world, [world["volume"].pk])[0][0] == "licensed"
+
+
+def test_references_of_every_kind_in_request_order_unknown_when_not_found(world, agreement):
+    from licensing.models import WorkIdentifier
+
+    agreement.scope_works.add(world["series"])
+    WorkIdentifier.objects.create(work=world["series"], scheme="hikari", value="S-1")
+    refs = ["ext:hikari:S-1", "isbn:4-08-851124-7", "not a reference", "00000000-0000-0000-0000-000000000000",
+            "isbn:978-4-08-851124-4", str(world["artist_work"].pk), "ext:hikari:S-1", ""]  # fmt: skip
+    response = world["licensee_client"].post(
+        "/api/v1/clearances", {"use": "training", "date": "2026-10-15", "territory": "JP", "works": refs}, format="json"
+    )
+    results = response.json()["results"]
+    assert [r["ref"] for r in results] == refs
+    assert [r["status"] for r in results] == [
+        "licensed", "licensed", "unknown", "unknown", "unknown", "not_licensed", "licensed", "unknown"
+    ]  # fmt: skip
+    assert results[0]["work"] == str(world["series"].pk)
+
+
+def test_batches_are_resolved_in_a_fixed_number_of_queries(world, agreement, django_assert_max_num_queries):
+    agreement.scope_works.add(world["series"])
+    Agreement.objects.filter(pk=agreement.pk).update(territories=["*"])
+    refs = [str(world["volume"].pk)] * 5000 + ["isbn:4-08-851124-7"] * 5000
+    with django_assert_max_num_queries(6):
+        response = world["licensee_client"].post("/api/v1/clearances", {"use": "training", "works": refs},
+                                                 format="json")  # fmt: skip
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 10_000
+
+
+def test_more_than_10000_references_is_400(world):
+    response = world["licensee_client"].post(
+        "/api/v1/clearances", {"use": "training", "works": ["x"] * 10_001}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "works"
+
+
+def test_defaults_and_validation(world, agreement):
+    agreement.scope_works.add(world["series"])
+    Agreement.objects.filter(pk=agreement.pk).update(territories=["US"], ends_on=None)  # the licensee's country
+    response = world["licensee_client"].post("/api/v1/clearances", {"use": "training", "works": [str(world["volume"].pk)]},
+                                             format="json")  # fmt: skip
+    assert response.json()["results"][0]["status"] == "licensed"
+    for bad in ({"use": "painting", "works": ["x"]}, {"use": "training", "works": []},
+                {"use": "training", "works": "x"}, {"use": "training", "works": [None]},
+                {"use": "training", "territory": "ZZ", "works": ["x"]}, {"use": "training", "date": "2026-13-01", "works": ["x"]}):  # fmt: skip
+        assert world["licensee_client"].post("/api/v1/clearances", bad, format="json").status_code == 400, bad
+
+
+def test_only_licensees_ask_for_clearance(world):
+    body = {"use": "training", "works": ["x"]}
+    assert world["staff"].post("/api/v1/clearances", body, format="json").status_code == 403
+    assert world["publisher_client"].post("/api/v1/clearances", body, format="json").status_code == 403
