@@ -114,12 +114,13 @@ def test_more_than_10000_references_is_400(world):
 def test_defaults_and_validation(world, agreement):
     agreement.scope_works.add(world["series"])
     Agreement.objects.filter(pk=agreement.pk).update(territories=["US"], ends_on=None)  # the licensee's country
-    response = world["licensee_client"].post("/api/v1/clearances", {"use": "training", "works": [str(world["volume"].pk)]},
-                                             format="json")  # fmt: skip
+    body = {"use": "training", "works": [str(world["volume"].pk)]}
+    response = world["licensee_client"].post("/api/v1/clearances", body, format="json")
     assert response.json()["results"][0]["status"] == "licensed"
     for bad in ({"use": "painting", "works": ["x"]}, {"use": "training", "works": []},
                 {"use": "training", "works": "x"}, {"use": "training", "works": [None]},
-                {"use": "training", "territory": "ZZ", "works": ["x"]}, {"use": "training", "date": "2026-13-01", "works": ["x"]}):  # fmt: skip
+                {"use": "training", "territory": "ZZ", "works": ["x"]},
+                {"use": "training", "date": "2026-13-01", "works": ["x"]}):  # fmt: skip
         assert world["licensee_client"].post("/api/v1/clearances", bad, format="json").status_code == 400, bad
 
 
