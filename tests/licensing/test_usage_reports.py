@@ -1,0 +1,238 @@
+"""POST /usage-reports: exact, idempotent, partial rejection with line numbers (API.md, Usage reports)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import uuid
+
+import orjson
+import pytest
+from django.core.cache import cache
+from django.db import connections
+
+from licensing.models import Agreement, ReportingPeriod, UsageEvent, UsageReport
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agreement(world):
+    agreement = Agreement.objects.create(
+        licensee=world["licensee"], reference="AGR-U", currency="JPY", starts_on="2026-01-01",
+        territories=["JP", "US"], uses=["training", "generation"], status="active",
+    )  # fmt: skip
+    agreement.scope_works.add(world["series"])
+    return agreement
+
+
+def event(work, **change) -> dict:
+    return {"work": work if isinstance(work, str) else str(work.pk), "use": "generation", "quantity": 3, "occurred_on": "2026-10-03",
+            "model": "video-model-2", "territory": "JP", "revenue": {"amount": "1200", "currency": "JPY"}} | change  # fmt: skip
+
+
+def post(client, body, *, key=None, period="2026-10", content_type="application/json", **headers):
+    if not isinstance(body, bytes):
+        body = orjson.dumps(body)
+    return client.generic(
+        "POST", f"/api/v1/usage-reports?period={period}", body, content_type=content_type,
+        HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()), **headers,
+    )  # fmt: skip
+
+
+def ndjson(*lines) -> bytes:
+    return b"\n".join(line if isinstance(line, bytes) else orjson.dumps(line) for line in lines) + b"\n"
+
+
+def test_a_json_report_stores_each_event_with_its_agreement(world, agreement):
+    volume, drawing = world["volume"], world["artist_work"]
+    body = {"events": [event(volume), event(f"isbn:{volume.isbn}", use="training", quantity=1, revenue=None),
+                       event(drawing, quantity=7)]}  # fmt: skip
+    response = post(world["licensee_client"], body)
+    assert response.status_code == 201, response.content
+    report = response.json()
+    assert (report["status"], report["events_received"], report["events_accepted"], report["events_rejected"],
+            report["events_unlicensed"]) == ("accepted", 3, 3, 0, 1)  # fmt: skip
+    events = UsageEvent.objects.filter(report_id=report["id"]).order_by("line")
+    assert [(e.line, e.work_id, e.agreement_id, e.quantity, e.revenue_amount) for e in events] == [
+        (1, volume.pk, agreement.pk, 3, 1200),
+        (2, volume.pk, agreement.pk, 1, None),
+        (3, drawing.pk, None, 7, 1200),
+    ]
+    assert {e.licensee_id for e in events} == {world["licensee"].pk}
+    assert {str(e.period) for e in events} == {"2026-10-01"}
+
+
+def test_malformed_ndjson_lines_are_rejected_one_by_one_and_the_rest_kept(world, agreement):
+    volume = world["volume"]
+    body = ndjson(
+        event(volume),
+        b"{not json",
+        event(volume, quantity=0),
+        event(volume, occurred_on="2026-11-01"),
+        b"",
+        event(volume, use="painting"),
+        event("isbn:978-4-08-999999-9"),
+        event(volume, revenue={"amount": "12.5", "currency": "JPY"}),
+        event(volume, territory="ZZ"),
+        event(volume, quantity=2),
+    )
+    response = post(world["licensee_client"], body, content_type="application/x-ndjson")
+    assert response.status_code == 201
+    report = response.json()
+    assert (report["events_received"], report["events_accepted"], report["events_rejected"]) == (9, 2, 7)
+    assert [error["line"] for error in report["errors"]] == [2, 3, 4, 6, 7, 8, 9]
+    messages = {error["line"]: error["message"] for error in report["errors"]}
+    assert "JSON" in messages[2]
+    assert messages[3].startswith("quantity")
+    assert messages[4].startswith("occurred_on")
+    assert messages[7].startswith("isbn") or messages[7].startswith("work")
+    assert sorted(UsageEvent.objects.filter(report_id=report["id"]).values_list("line", flat=True)) == [1, 10]
+
+
+def test_gzip_ndjson_is_accepted(world, agreement):
+    body = gzip.compress(ndjson(event(world["volume"]), event(world["volume"], quantity=5)))
+    response = post(world["licensee_client"], body, content_type="application/x-ndjson", HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 201
+    assert response.json()["events_accepted"] == 2
+    response = post(world["licensee_client"], b"not gzip", content_type="application/x-ndjson",
+                    HTTP_CONTENT_ENCODING="gzip")  # fmt: skip
+    assert response.status_code == 400
+
+
+def test_revenue_in_another_currency_than_the_agreement_is_rejected(world, agreement):
+    body = {"events": [event(world["volume"], revenue={"amount": "12.50", "currency": "USD"}),
+                       event(world["artist_work"], revenue={"amount": "12.50", "currency": "USD"})]}  # fmt: skip
+    report = post(world["licensee_client"], body).json()
+    assert report["events_accepted"] == 1  # the unlicensed one keeps what it reported
+    assert report["errors"] == [{"line": 1, "message": "revenue: reported in USD, but the agreement is in JPY."}]
+
+
+def test_the_same_key_and_body_return_the_original_and_store_nothing_twice(world, agreement):
+    body = {"events": [event(world["volume"])]}
+    first = post(world["licensee_client"], body, key="report-2026-10-a")
+    again = post(world["licensee_client"], body, key="report-2026-10-a")
+    assert again.status_code == first.status_code == 201
+    assert again.json() == first.json()
+    assert UsageEvent.objects.count() == 1
+    assert UsageReport.objects.count() == 1
+
+
+def test_the_same_key_with_another_body_is_409(world, agreement):
+    post(world["licensee_client"], {"events": [event(world["volume"])]}, key="k-409")
+    response = post(world["licensee_client"], {"events": [event(world["volume"], quantity=4)]}, key="k-409")
+    assert response.status_code == 409
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert UsageEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_50_concurrent_identical_requests_store_the_report_once(world, agreement):
+    body = orjson.dumps({"events": [event(world["volume"], quantity=n) for n in range(1, 21)]})
+    key = world["licensee_client"]._credentials["HTTP_AUTHORIZATION"]
+    answers: list = []
+    barrier = threading.Barrier(50)
+
+    def send():
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=key)
+        barrier.wait()
+        try:
+            answers.append(post(client, body, key="concurrent"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {answer.status_code for answer in answers} == {201}
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert UsageReport.objects.count() == 1
+    assert UsageEvent.objects.count() == 20
+
+
+def test_a_report_for_a_final_period_is_accepted_and_flagged_late(world, agreement):
+    ReportingPeriod.objects.create(period="2026-10-01", status="final")
+    response = post(world["licensee_client"], {"events": [event(world["volume"])]})
+    assert response.status_code == 201
+    assert response.json()["late"] is True
+    assert UsageEvent.objects.get().late is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"key": ""}, 400),
+        ({"period": "2026-13"}, 400),
+        ({"period": "October"}, 400),
+        ({"content_type": "text/csv"}, 415),
+    ],
+)
+def test_bad_requests(world, agreement, kwargs, status):
+    body = {"events": [event(world["volume"])]}
+    if kwargs.get("key") == "":
+        response = world["licensee_client"].generic(
+            "POST", "/api/v1/usage-reports?period=2026-10", orjson.dumps(body), content_type="application/json"
+        )
+    else:
+        response = post(world["licensee_client"], body, **kwargs)
+    assert response.status_code == status
+    assert UsageReport.objects.count() == 0
+
+
+def test_a_body_that_is_not_a_report_stores_nothing(world, agreement):
+    for body in (b"[1, 2]", b'{"events": 3}', b"\xff\xfe"):
+        assert post(world["licensee_client"], body).status_code == 400
+    assert UsageReport.objects.count() == 0
+
+
+def test_a_body_over_the_limit_is_413(world, agreement, settings):
+    settings.USAGE_MAX_BODY_BYTES = 1000
+    response = post(world["licensee_client"], {"events": [event(world["volume"])] * 20})
+    assert response.status_code == 413
+    assert UsageReport.objects.count() == 0
+
+
+def test_rate_limit_answers_429_with_retry_after(world, agreement, settings):
+    settings.API_RATE_LIMITS = {**settings.API_RATE_LIMITS, "usage_report": "2/min"}
+    cache.clear()
+    body = {"events": [event(world["volume"])]}
+    assert post(world["licensee_client"], body).status_code == 201
+    assert post(world["licensee_client"], body).status_code == 201
+    response = post(world["licensee_client"], body)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    cache.clear()
+
+
+def test_a_large_report_is_processed_in_the_background(world, agreement, settings):
+    from licensing.usage import usage_report_process
+
+    settings.USAGE_ASYNC_THRESHOLD_BYTES = 100
+    response = post(world["licensee_client"], {"events": [event(world["volume"], quantity=n) for n in range(1, 6)]})
+    assert response.status_code == 202
+    report = response.json()
+    assert report["status"] == "processing"
+    usage_report_process(report_id=report["id"])  # what the Celery task runs (tests/e2e runs it on a real worker)
+    usage_report_process(report_id=report["id"])  # a second delivery changes nothing
+    done = world["licensee_client"].get(f"/api/v1/usage-reports/{report['id']}").json()
+    assert (done["status"], done["events_accepted"]) == ("accepted", 5)
+    assert UsageEvent.objects.count() == 5
+
+
+def test_reports_are_visible_to_their_licensee_and_staff_only(world, agreement):
+    report = post(world["licensee_client"], {"events": [event(world["volume"])]}).json()
+    assert world["staff"].get(f"/api/v1/usage-reports/{report['id']}").status_code == 200
+    assert world["publisher_client"].get("/api/v1/usage-reports").status_code == 403
+    from tests.licensing.conftest import client_for
+    from tests.licensing.factories import LicenseeFactory
+
+    other = client_for(licensee=LicenseeFactory())
+    assert other.get(f"/api/v1/usage-reports/{report['id']}").status_code == 404
+    assert other.get("/api/v1/usage-reports").json()["results"] == []
+    assert json.loads(world["licensee_client"].get("/api/v1/usage-reports").content)["results"][0]["id"] == report["id"]
