@@ -90,6 +90,7 @@ def stack(transactional_db) -> Iterator[Stack]:
         DJANGO_SECURE_SSL_REDIRECT="false",
         DJANGO_STATIC_MANIFEST="false",
         DATABASE_CONN_MAX_AGE="0",
+        USAGE_ASYNC_THRESHOLD_BYTES="2000",  # so a modest report goes to the worker
         PYTHONUNBUFFERED="1",
     )
     env.pop("PYTEST_XDIST_WORKER", None)

@@ -28,8 +28,9 @@ def agreement(world):
 
 
 def event(work, **change) -> dict:
-    return {"work": work if isinstance(work, str) else str(work.pk), "use": "generation", "quantity": 3, "occurred_on": "2026-10-03",
-            "model": "video-model-2", "territory": "JP", "revenue": {"amount": "1200", "currency": "JPY"}} | change  # fmt: skip
+    ref = work if isinstance(work, str) else str(work.pk)
+    return {"work": ref, "use": "generation", "quantity": 3, "occurred_on": "2026-10-03", "model": "video-model-2",
+            "territory": "JP", "revenue": {"amount": "1200", "currency": "JPY"}} | change  # fmt: skip
 
 
 def post(client, body, *, key=None, period="2026-10", content_type="application/json", **headers):
