@@ -27,11 +27,14 @@ from .models import (
     Agreement,
     ApiKey,
     Licensee,
+    ReportingPeriod,
     Reservation,
     RightsHolder,
     RightsHolderMember,
     Share,
     Term,
+    UsageEvent,
+    UsageReport,
     Work,
     WorkIdentifier,
 )
@@ -594,6 +597,117 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the record of a key that existed stays
+
+
+# usage -------------------------------------------------------------------------------------------------------------
+class LicensedFilter(admin.SimpleListFilter):
+    title = _("licensed")
+    parameter_name = "licensed"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Unlicensed use")), ("yes", _("Licensed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(agreement__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(agreement__isnull=False)
+        return queryset
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(admin.ModelAdmin):
+    """What AI companies reported, unlicensed use included: which company, which model, which work, how much.
+    A rights holder's user sees the use of its own works."""
+
+    list_display = ["occurred_on", "licensee", "model", "work", "use", "quantity", "licensed", "revenue", "late"]
+    list_filter = [LicensedFilter, "use", "period", "late", "reserved"]
+    list_select_related = ["licensee", "work", "agreement"]
+    search_fields = ["model", "=work__isbn"]
+    ordering = ["-period", "-id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        access = access_of(request)
+        if access.is_staff:
+            return queryset
+        if not access.holder_ids:
+            return queryset.none()
+        return queryset.filter(work_id__in=selectors.owned_work_ids_sql(access.holder_ids))
+
+    def has_view_permission(self, request, obj=None):
+        access = access_of(request)
+        return access.is_staff or access.is_holder
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("licensed"), boolean=True)
+    def licensed(self, obj: UsageEvent) -> bool:
+        return obj.agreement_id is not None
+
+    @admin.display(description=_("revenue"))
+    def revenue(self, obj: UsageEvent) -> str:
+        if obj.revenue_amount is None:
+            return "—"
+        return Money(obj.revenue_amount, obj.revenue_currency).format()
+
+
+@admin.register(UsageReport)
+class UsageReportAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "licensee", "period", "status", "late", "events_received", "events_accepted",
+                    "events_rejected", "events_unlicensed"]  # fmt: skip
+    list_filter = ["status", "late", "period"]
+    search_fields = ["=idempotency_key", "licensee__name"]
+    list_select_related = ["licensee"]
+    readonly_fields = [field.name for field in UsageReport._meta.fields]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_view_permission(self, request, obj=None):
+        return access_of(request).is_staff
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReportingPeriod)
+class ReportingPeriodAdmin(admin.ModelAdmin):
+    list_display = ["period", "status", "finalized_at"]
+    readonly_fields = ["period", "status", "finalized_at"]
+
+    def has_view_permission(self, request, obj=None):
+        return access_of(request).is_staff
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 from . import user_admin  # noqa: E402, F401  (the user admin for staff)

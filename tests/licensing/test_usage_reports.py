@@ -237,3 +237,24 @@ def test_reports_are_visible_to_their_licensee_and_staff_only(world, agreement):
     assert other.get(f"/api/v1/usage-reports/{report['id']}").status_code == 404
     assert other.get("/api/v1/usage-reports").json()["results"] == []
     assert json.loads(world["licensee_client"].get("/api/v1/usage-reports").content)["results"][0]["id"] == report["id"]
+
+
+def test_unlicensed_use_is_visible_to_staff_and_to_the_holders_concerned(world, agreement, client):
+    from django.contrib.auth import get_user_model
+
+    from .factories import holder_user
+
+    post(world["licensee_client"], {"events": [event(world["artist_work"], model="sora-like-9"),
+                                               event(world["volume"], model="licensed-model")]})  # fmt: skip
+    client.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw-root-123"))
+    html = client.get("/admin/licensing/usageevent/?licensed=no").content.decode()
+    assert "sora-like-9" in html
+    assert "licensed-model" not in html
+    assert "Example AI Video" in html
+    client.force_login(holder_user(world["artist"], "artist-admin"))
+    html = client.get("/admin/licensing/usageevent/?licensed=no").content.decode()
+    assert "sora-like-9" in html
+    client.force_login(holder_user(world["publisher"], "publisher-admin"))
+    html = client.get("/admin/licensing/usageevent/").content.decode()
+    assert "sora-like-9" not in html
+    assert "licensed-model" in html
