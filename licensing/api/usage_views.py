@@ -16,6 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.fields import MONEY_SCHEMA
 from config.problems import Conflict, PayloadTooLarge
 from config.schema import problem_responses
 
@@ -135,7 +136,7 @@ EVENT_SCHEMA = {
         "occurred_on": {"type": "string", "format": "date", "description": "Inside the period."},
         "model": {"type": "string", "maxLength": 200},
         "territory": {"type": "string", "description": "ISO 3166; defaults to the licensee's country."},
-        "revenue": {"oneOf": [{"$ref": "#/components/schemas/Money"}, {"type": "null"}]},
+        "revenue": {**MONEY_SCHEMA, "nullable": True},
     },
 }
 
