@@ -57,14 +57,16 @@ def work_search(qs: QuerySet[Work], term: str) -> QuerySet[Work]:
 
 
 def _bigram_match(fields: list[str], term: str) -> Q:
-    """`field ILIKE %term%`, narrowed first by `licensing_bigrams(field) @> licensing_bigrams(term)` (GIN)."""
-    query = Q()
+    """Substring search: `(bigrams(a) @> bigrams(term) OR …) AND (a ILIKE %term% OR …)`. The first half is
+    exactly the GIN index condition, so PostgreSQL rechecks only the cheap ILIKEs (a title containing the term
+    contains all its bigrams, so the result is the same as the ILIKEs alone)."""
+    text = Q()
+    indexed = Q()
     for field in fields:
-        condition = Q(**{f"{field}__icontains": term})
+        text |= Q(**{f"{field}__icontains": term})
         if len(term) >= 2:
-            condition &= Q(**{f"{field}__bigram_contains": term})
-        query |= condition
-    return query
+            indexed |= Q(**{f"{field}__bigram_contains": term})
+    return indexed & text if len(term) >= 2 else text
 
 
 def work_reference_filter(reference: str) -> Q | None:

@@ -130,3 +130,47 @@ def test_a_term_must_carry_the_fields_of_its_type(agreement):
             "VALUES (gen_random_uuid(), %s, 'per_unit', 'training', 100, 0)",
             [agreement.pk],
         )
+
+
+RECURSIVE_OWNERS = """
+WITH RECURSIVE owned AS (
+    SELECT s.rights_holder_id, s.work_id FROM licensing_share s
+    UNION
+    SELECT owned.rights_holder_id, c.id FROM owned JOIN licensing_work c ON c.parent_id = owned.work_id
+     WHERE NOT EXISTS (SELECT 1 FROM licensing_share s WHERE s.work_id = c.id)
+)
+SELECT rights_holder_id, work_id FROM owned ORDER BY 1, 2
+"""
+
+
+def owner_table() -> list:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rights_holder_id, work_id FROM licensing_work_owner ORDER BY 1, 2")
+        return cursor.fetchall()
+
+
+def recursive_owners() -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(RECURSIVE_OWNERS)
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_the_ownership_table_follows_every_change_of_shares_and_hierarchy(holders):
+    a, b = holders
+    series = work_with_shares((a, "100.00"))
+    volume = work_with_shares(parent=series)
+    chapter = work_with_shares(parent=volume)
+    other = work_with_shares((b, "100.00"))
+    assert owner_table() == recursive_owners()
+    assert len(owner_table()) == 4
+    with transaction.atomic():  # the volume gets shares of its own: the chapter follows
+        Share.objects.create(work=volume, rights_holder=b, share=100)
+    assert owner_table() == recursive_owners()
+    sql("UPDATE licensing_work SET parent_id = %s WHERE id = %s", [other.pk, volume.pk])  # moved under b's work
+    assert owner_table() == recursive_owners()
+    with transaction.atomic():
+        Share.objects.filter(work=volume).delete()  # inherits from its new parent again
+    assert owner_table() == recursive_owners()
+    sql("DELETE FROM licensing_work WHERE id = %s", [chapter.pk])
+    assert owner_table() == recursive_owners()
