@@ -197,6 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
     "EXCEPTION_HANDLER": "config.problems.problem_exception_handler",
+    "DEFAULT_METADATA_CLASS": "config.metadata.MinimalMetadata",
     "UNAUTHENTICATED_USER": None,
     "PAGE_SIZE": 100,
 }

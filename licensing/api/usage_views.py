@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from config.fields import MONEY_SCHEMA
 from config.problems import Conflict, PayloadTooLarge
-from config.schema import problem_responses
+from config.schema import problem, problem_responses
 
 from .. import ingest, selectors
 from ..choices import Use
@@ -150,8 +150,10 @@ class UsageReportsView(LicenseeView):
     @extend_schema(
         operation_id="usage_reports_create",
         parameters=[
-            OpenApiParameter("period", str, required=True, description="YYYY-MM, a calendar month (Asia/Tokyo)."),
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+            OpenApiParameter("period", {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}, required=True,
+                             description="YYYY-MM, a calendar month (Asia/Tokyo)."),
+            OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200},
+                             OpenApiParameter.HEADER, required=True,
                              description="Same key and body: the original response, nothing stored twice. "
                                          "Same key, other body: 409."),
             OpenApiParameter("Content-Encoding", str, OpenApiParameter.HEADER, enum=["gzip"], required=False),
@@ -170,7 +172,7 @@ class UsageReportsView(LicenseeView):
             201: OpenApiResponse(UsageReportOutput, description="Processed (accepted, or rejected as a whole)."),
             202: OpenApiResponse(UsageReportOutput, description="Large: processing. Poll GET /usage-reports/{id}."),
             **problem_responses(400, 401, 403, 409, 413, 429),
-            (415, "application/problem+json"): OpenApiResponse(description="Not JSON or NDJSON, or not gzip."),
+            **{(415, "application/problem+json"): problem("Not JSON or NDJSON, or an encoding other than gzip.")},
         },
     )  # fmt: skip
     def post(self, request: Request) -> Response:
@@ -203,8 +205,12 @@ class UsageReportsView(LicenseeView):
         code = status.HTTP_202_ACCEPTED if report.status == ReportStatus.PROCESSING else status.HTTP_201_CREATED
         return Response(UsageReportOutput(report).data, status=code)
 
-    @extend_schema(operation_id="usage_reports_list", responses={200: UsageReportOutput(many=True),
-                                                                  **problem_responses(401, 403)})  # fmt: skip
+    @extend_schema(
+        operation_id="usage_reports_list",
+        parameters=[OpenApiParameter("cursor", str, description="From `next` or `previous`."),
+                    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 1000})],
+        responses={200: UsageReportOutput(many=True), **problem_responses(400, 401, 403)},
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(reports_for(self.access).order_by("-created_at", "id"))
         return self.get_paginated_response(UsageReportOutput(page, many=True).data)

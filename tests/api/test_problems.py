@@ -125,3 +125,10 @@ def test_unexpected_exception_in_an_api_view_is_a_500_problem_not_html(staff_cli
     staff_client.raise_request_exception = False
     body = assert_problem(staff_client.get("/api/v1/"), 500)
     assert "secret internals" not in str(body)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/works", "/api/v1/me/keys", "/api/v1/clearances", "/api/v1/usage-reports"])
+def test_options_answers_without_a_server_error(staff_client, path):
+    response = staff_client.options(path)
+    assert response.status_code == 200
+    assert response.json()["schema"] == "/api/schema/"
