@@ -615,8 +615,31 @@ class LicensedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReadOnlyRecordsAdmin(admin.ModelAdmin):
+    """Records written by the system (usage, reports, periods): read in the admin, never edited there.
+    `has_view_permission` says who reads them."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_view_permission(self, request, obj=None):
+        return access_of(request).is_staff
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(UsageEvent)
-class UsageEventAdmin(admin.ModelAdmin):
+class UsageEventAdmin(ReadOnlyRecordsAdmin):
     """What AI companies reported, unlicensed use included: which company, which model, which work, how much.
     A rights holder's user sees the use of its own works."""
 
@@ -625,8 +648,6 @@ class UsageEventAdmin(admin.ModelAdmin):
     list_select_related = ["licensee", "work", "agreement"]
     search_fields = ["model", "=work__isbn"]
     ordering = ["-period", "-id"]
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
     list_per_page = 100
 
     def get_queryset(self, request):
@@ -642,18 +663,6 @@ class UsageEventAdmin(admin.ModelAdmin):
         access = access_of(request)
         return access.is_staff or access.is_holder
 
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("licensed"), boolean=True)
     def licensed(self, obj: UsageEvent) -> bool:
         return obj.agreement_id is not None
@@ -666,48 +675,19 @@ class UsageEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageReport)
-class UsageReportAdmin(admin.ModelAdmin):
+class UsageReportAdmin(ReadOnlyRecordsAdmin):
     list_display = ["created_at", "licensee", "period", "status", "late", "events_received", "events_accepted",
                     "events_rejected", "events_unlicensed"]  # fmt: skip
     list_filter = ["status", "late", "period"]
     search_fields = ["=idempotency_key", "licensee__name"]
     list_select_related = ["licensee"]
     readonly_fields = [field.name for field in UsageReport._meta.fields]
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-
-    def has_view_permission(self, request, obj=None):
-        return access_of(request).is_staff
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ReportingPeriod)
-class ReportingPeriodAdmin(admin.ModelAdmin):
+class ReportingPeriodAdmin(ReadOnlyRecordsAdmin):
     list_display = ["period", "status", "finalized_at"]
     readonly_fields = ["period", "status", "finalized_at"]
-
-    def has_view_permission(self, request, obj=None):
-        return access_of(request).is_staff
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 from . import user_admin  # noqa: E402, F401  (the user admin for staff)
