@@ -62,47 +62,45 @@ LIFTED = 200
 # The references go as one JSON array (psycopg's list adapter alone takes ~50 ms for 10,000 strings; json.dumps ~2).
 # Parse the references (uuid, isbn:<ISBN-13, hyphens allowed>, ext:<scheme>:<value>), resolve them, then RULES.md's
 # coverage for one use, date and territory: the licensee's active agreements for them, whose scope holds the work
-# (the whole catalogue, the work or an ancestor, or a rights holder with an effective share: the work's own shares
-# or its nearest ancestor's), the earliest-starting then lowest id; a reservation of the use on the work, an
-# ancestor or by an effective holder beats every agreement.
+# (the whole catalogue, the work or an ancestor, or a rights holder with an effective share), the earliest-starting
+# then lowest id; a reservation of the use on the work, an ancestor or by an effective holder beats every agreement.
+# It reads the same schema as ours, at its best: each work's ancestors and effective holders from
+# licensing_work_facts (one probe per work), the agreements and reservations filtered to the one use asked about.
 SQL = """
-WITH RECURSIVE input AS (
+WITH input AS (
     SELECT r.ord::integer AS ord, btrim(r.ref) AS ref, lower(split_part(btrim(r.ref), ':', 1)) AS kind,
            split_part(btrim(r.ref), ':', 2) AS second
       FROM json_array_elements_text(%(refs)s::json) WITH ORDINALITY AS r(ref, ord)
 ), parsed AS MATERIALIZED (
     SELECT ord,
-           CASE WHEN length(ref) = 36 AND pg_input_is_valid(ref, 'uuid') THEN ref::uuid END AS id,
+           CASE WHEN length(ref) = 36 AND ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN ref::uuid END AS id,
            CASE WHEN kind = 'isbn' THEN translate(substr(ref, 6), '- ', '') END AS isbn,
            CASE WHEN kind = 'ext' THEN lower(btrim(second)) END AS scheme,
            CASE WHEN kind = 'ext' THEN btrim(substr(ref, length(second) + 6)) END AS value
       FROM input
-), res AS (
+), res AS MATERIALIZED (
     SELECT p.ord, coalesce(w1.id, w2.id, x.work_id) AS work_id
       FROM parsed p
       LEFT JOIN licensing_work w1 ON w1.id = p.id
       LEFT JOIN licensing_work w2 ON w2.isbn = p.isbn
       LEFT JOIN licensing_workidentifier x ON x.scheme = p.scheme AND x.value = p.value
-), works AS (
-    SELECT DISTINCT work_id FROM res WHERE work_id IS NOT NULL
+), facts AS MATERIALIZED (
+    SELECT f.* FROM (SELECT DISTINCT work_id FROM res WHERE work_id IS NOT NULL) w
+      JOIN licensing_work_facts f ON f.work_id = w.work_id
 ), anc AS (
-    SELECT work_id, work_id AS anc_id, 0 AS depth FROM works
+    SELECT work_id, work_id AS anc_id FROM facts
     UNION ALL
-    SELECT anc.work_id, w.parent_id, anc.depth + 1 FROM anc JOIN licensing_work w ON w.id = anc.anc_id
-     WHERE w.parent_id IS NOT NULL AND anc.depth < 100
-), owner AS (
-    SELECT DISTINCT ON (a.work_id) a.work_id, a.anc_id FROM anc a
-     WHERE EXISTS (SELECT 1 FROM licensing_share s WHERE s.work_id = a.anc_id)
-     ORDER BY a.work_id, a.depth
+    SELECT f.work_id, a.id FROM facts f, unnest(f.ancestors) AS a(id)
 ), holders AS (
-    SELECT o.work_id, s.rights_holder_id FROM owner o JOIN licensing_share s ON s.work_id = o.anc_id
-), ag AS (
+    SELECT f.work_id, h.id AS rights_holder_id FROM facts f, unnest(f.owners) AS h(id)
+), ag AS MATERIALIZED (
     SELECT id, starts_on, scope_catalogue FROM licensing_agreement
      WHERE licensee_id = %(licensee)s AND status = 'active' AND %(use)s = ANY(uses)
        AND starts_on <= %(date)s AND (ends_on IS NULL OR ends_on >= %(date)s)
        AND (%(territory)s = ANY(territories) OR '*' = ANY(territories))
 ), covering AS (
-    SELECT w.work_id, ag.starts_on, ag.id FROM works w CROSS JOIN ag WHERE ag.scope_catalogue
+    SELECT f.work_id, ag.starts_on, ag.id FROM facts f CROSS JOIN ag WHERE ag.scope_catalogue
     UNION ALL
     SELECT a.work_id, ag.starts_on, ag.id FROM anc a
       JOIN licensing_agreement_scope_works sw ON sw.work_id = a.anc_id JOIN ag ON ag.id = sw.agreement_id

@@ -53,3 +53,33 @@ class WorkReferenceField(serializers.CharField):
         kwargs.setdefault("max_length", 300)
         kwargs.setdefault("help_text", _("A work reference: a uuid, isbn:…, iscc:… or ext:<scheme>:<value>."))
         super().__init__(**kwargs)
+
+
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "maxLength": 300, "description": "A work reference."}, "minItems": 1}
+)
+class WorkReferenceListField(serializers.Field):
+    """A list of work references, checked as a whole (one pass, no field object per item: a clearance names up to
+    10,000 works). Items that are not strings of at most 300 characters are reported by index (the first 20); whether
+    each string names a work is the caller's business (an unknown or malformed reference is answered `unknown`)."""
+
+    MAX_ITEM_ERRORS = 20
+    default_error_messages = {
+        "not_a_list": _("A list of work references."),
+        "empty": _("At least one work reference."),
+        "item": _("A work reference is a string of at most 300 characters."),
+    }
+
+    def to_internal_value(self, data) -> list[str]:
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not data:
+            self.fail("empty")
+        bad = [index for index, item in enumerate(data) if type(item) is not str or len(item) > 300 or "\x00" in item]
+        if bad:
+            message = self.error_messages["item"]
+            raise serializers.ValidationError({index: [message] for index in bad[: self.MAX_ITEM_ERRORS]})
+        return data
+
+    def to_representation(self, value):
+        return list(value)

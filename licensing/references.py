@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
+import orjson
 from django.core.exceptions import ValidationError
 
 from .validators import normalize_isbn, normalize_iscc
@@ -43,9 +44,11 @@ def parse_reference(text: str) -> Reference | None:
         return None
 
 
+# One JSON parameter (an object per reference, with the keys of its kind) rather than five arrays: orjson writes
+# 10,000 references in a couple of milliseconds, psycopg's list adapter takes ~50 ms for the same.
 RESOLVE_SQL = """
 SELECT r.ord::integer AS ord, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id
-  FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])
+  FROM ROWS FROM (json_to_recordset(%s::json) AS (i uuid, b text, c text, s text, v text))
        WITH ORDINALITY AS r(id, isbn, iscc, scheme, value, ord)
   LEFT JOIN licensing_work w1 ON w1.id = r.id
   LEFT JOIN licensing_work w2 ON w2.isbn = r.isbn
@@ -54,12 +57,18 @@ SELECT r.ord::integer AS ord, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_i
 """
 
 
-def reference_arrays(refs: list[Reference | None]) -> list[list]:
-    """The five parallel arrays RESOLVE_SQL unnests (None where a reference is of another kind or malformed)."""
-    return [
-        [ref.id if ref else None for ref in refs],
-        [ref.isbn if ref else None for ref in refs],
-        [ref.iscc if ref else None for ref in refs],
-        [ref.scheme if ref else None for ref in refs],
-        [ref.value if ref else None for ref in refs],
-    ]
+def references_json(refs: list[Reference | None]) -> str:
+    """The parameter RESOLVE_SQL reads: `{}` where a reference is malformed (it resolves to nothing)."""
+    return orjson.dumps([_reference_json(ref) for ref in refs]).decode()
+
+
+def _reference_json(ref: Reference | None) -> dict:
+    if ref is None:
+        return {}
+    if ref.id is not None:
+        return {"i": ref.id}
+    if ref.isbn is not None:
+        return {"b": ref.isbn}
+    if ref.iscc is not None:
+        return {"c": ref.iscc}
+    return {"s": ref.scheme, "v": ref.value}

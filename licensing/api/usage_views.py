@@ -16,8 +16,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.fields import MONEY_SCHEMA
+from config.fields import MONEY_SCHEMA, WorkReferenceListField
 from config.problems import Conflict, PayloadTooLarge
+from config.renderers import FastJSONRenderer
 from config.schema import problem, problem_responses
 
 from .. import ingest, selectors
@@ -35,7 +36,7 @@ class ClearanceInput(serializers.Serializer):
     use = serializers.ChoiceField(choices=Use.choices)
     date = serializers.DateField(required=False, help_text="Defaults to today (Asia/Tokyo).")
     territory = serializers.CharField(max_length=2, required=False, help_text="Defaults to the licensee's country.")
-    works = serializers.ListField(child=serializers.CharField(max_length=300, allow_blank=True), min_length=1)
+    works = WorkReferenceListField()
 
 
 class ClearanceResult(serializers.Serializer):
@@ -81,6 +82,7 @@ class LicenseeView(GenericAPIView):
 
 class ClearancesView(LicenseeView):
     throttle_classes = [ClearanceThrottle]
+    renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
         operation_id="clearances_create",

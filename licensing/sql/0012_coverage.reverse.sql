@@ -53,3 +53,49 @@ LANGUAGE sql STABLE AS $$
            EXISTS (SELECT 1 FROM reserved rv WHERE rv.work_id = q.work_id AND rv.use = q.use)
       FROM q
 $$;
+
+CREATE OR REPLACE FUNCTION licensing_refresh_work_owners(roots uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    subtree uuid[];
+BEGIN
+    IF roots IS NULL OR cardinality(roots) = 0 THEN
+        RETURN;
+    END IF;
+    -- one refresh at a time: a concurrent one could otherwise delete rows another has just inserted
+    PERFORM pg_advisory_xact_lock(hashtextextended('licensing_work_owner', 0));
+    WITH RECURSIVE sub AS (
+        SELECT w.id, 0 AS depth FROM licensing_work w WHERE w.id = ANY(roots)
+        UNION
+        SELECT c.id, sub.depth + 1
+          FROM sub CROSS JOIN LATERAL (
+              SELECT c.id FROM licensing_work c WHERE c.parent_id = sub.id OFFSET 0  -- the parent_id index
+          ) c
+         WHERE sub.depth < 100
+    )
+    SELECT array_agg(DISTINCT id) INTO subtree FROM sub;
+    DELETE FROM licensing_work_owner WHERE work_id = ANY(subtree);
+    INSERT INTO licensing_work_owner (rights_holder_id, work_id)
+    SELECT DISTINCT es.rights_holder_id, es.work_id FROM licensing_effective_shares(subtree) es;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION licensing_work_owners_trigger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM licensing_refresh_work_owners(ARRAY(SELECT id FROM new_rows));
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM licensing_work_owner WHERE work_id IN (SELECT id FROM old_rows);
+    ELSIF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE licensing_work_owner;
+    ELSE
+        PERFORM licensing_refresh_work_owners(ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.parent_id IS DISTINCT FROM o.parent_id
+        ));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DROP TABLE IF EXISTS licensing_work_facts;

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from licensing.models import Agreement, Share
+from licensing.models import Agreement, Share, Work
 
 from .factories import LicenseeFactory, RightsHolderFactory, work_with_shares
 
@@ -155,6 +155,33 @@ def recursive_owners() -> list:
         return cursor.fetchall()
 
 
+RECURSIVE_FACTS = f"""
+WITH RECURSIVE up AS (
+    SELECT w.id AS work_id, w.parent_id AS at_id, 1 AS depth FROM licensing_work w
+    UNION ALL
+    SELECT up.work_id, p.parent_id, up.depth + 1 FROM up JOIN licensing_work p ON p.id = up.at_id
+), owned AS ({RECURSIVE_OWNERS.replace("ORDER BY 1, 2", "")})
+SELECT w.id,
+       coalesce((SELECT array_agg(up.at_id ORDER BY up.depth) FROM up WHERE up.work_id = w.id AND up.at_id IS NOT NULL),
+                '{{}}'),
+       coalesce((SELECT array_agg(o.rights_holder_id ORDER BY o.rights_holder_id) FROM owned o WHERE o.work_id = w.id),
+                '{{}}')
+  FROM licensing_work w ORDER BY 1
+"""
+
+
+def facts_table() -> list:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT work_id, ancestors, owners FROM licensing_work_facts ORDER BY 1")
+        return cursor.fetchall()
+
+
+def recursive_facts() -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(RECURSIVE_FACTS)
+        return cursor.fetchall()
+
+
 @pytest.mark.django_db
 def test_the_ownership_table_follows_every_change_of_shares_and_hierarchy(holders):
     a, b = holders
@@ -163,14 +190,27 @@ def test_the_ownership_table_follows_every_change_of_shares_and_hierarchy(holder
     chapter = work_with_shares(parent=volume)
     other = work_with_shares((b, "100.00"))
     assert owner_table() == recursive_owners()
+    assert facts_table() == recursive_facts()
     assert len(owner_table()) == 4
     with transaction.atomic():  # the volume gets shares of its own: the chapter follows
         Share.objects.create(work=volume, rights_holder=b, share=100)
     assert owner_table() == recursive_owners()
+    assert facts_table() == recursive_facts()
     sql("UPDATE licensing_work SET parent_id = %s WHERE id = %s", [other.pk, volume.pk])  # moved under b's work
     assert owner_table() == recursive_owners()
+    assert facts_table() == recursive_facts()
     with transaction.atomic():
         Share.objects.filter(work=volume).delete()  # inherits from its new parent again
     assert owner_table() == recursive_owners()
+    assert facts_table() == recursive_facts()
     sql("DELETE FROM licensing_work WHERE id = %s", [chapter.pk])
     assert owner_table() == recursive_owners()
+    assert facts_table() == recursive_facts()
+    # a parent and its child in one statement, under an existing work: both take their ancestors and owners
+    parent = Work(id=uuid.uuid4(), kind="manga_series", title="親", parent=series)
+    child = Work(id=uuid.uuid4(), kind="manga_volume", title="子", parent=parent)
+    with transaction.atomic():
+        Work.objects.bulk_create([parent, child])
+    assert owner_table() == recursive_owners()
+    assert facts_table() == recursive_facts()
+    assert dict((w, a) for w, a, _ in facts_table())[child.pk] == [parent.pk, series.pk]
