@@ -741,7 +741,7 @@ PHASES = [  # (module, function, label), wrapped in this process only, in the or
     ("licensing.ingest", "body_hash", "body hash (sha256)"),
     ("licensing.usage", "ensure_partition", "ensure the month's partition"),
     ("licensing.usage", "_claim", "claim the key (insert the report row)"),
-    ("licensing.ingest", "parse", "parse: orjson per line + validate_event"),
+    ("licensing.ingest", "parse", "parse: orjson per line + event_validator"),
     ("licensing.ingest", "store", "store: staging, resolve, cover, insert (SQL below)"),
     ("licensing.usage", "_finish", "finish (update the report row)"),
 ]

@@ -14,13 +14,14 @@ import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import orjson
 from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from ledger.money import Money, MoneyError
+from ledger.money import Money, MoneyError, currency_digits
 
 from .choices import Use
 from .references import parse_reference
@@ -92,72 +93,154 @@ def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, object]]:
 
 def parse(body: bytes, content_type: str, *, period: dt.date, default_territory: str) -> Parsed:
     parsed = Parsed()
-    period_end = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    max_events = settings.USAGE_MAX_EVENTS
+    validate = event_validator(period, default_territory)
+    rows, errors = parsed.rows, parsed.errors
+    received = 0
     for line, value in iter_events(body, content_type):
-        parsed.received += 1
-        if parsed.received > settings.USAGE_MAX_EVENTS:
-            raise BodyError(_("A report holds at most %(n)d events.") % {"n": settings.USAGE_MAX_EVENTS}, 413)
+        received += 1
+        if received > max_events:
+            raise BodyError(_("A report holds at most %(n)d events.") % {"n": max_events}, 413)
         if isinstance(value, BodyError):
-            parsed.errors.append((line, str(value)))
+            errors.append((line, str(value)))
             continue
-        row = validate_event(value, line, period, period_end, default_territory)
-        if isinstance(row, str):
-            parsed.errors.append((line, row))
+        row = validate(value, line)
+        if row.__class__ is tuple:
+            rows.append(row)
         else:
-            parsed.rows.append(row)
+            errors.append((line, row))
+    parsed.received = received
     return parsed
 
 
-def validate_event(event: object, line: int, period: dt.date, period_end: dt.date, default_territory: str):
-    """A staging row, or the message saying why the event is rejected."""
-    if not isinstance(event, dict):
-        return _("An event is a JSON object.")
-    ref = event.get("work")
-    reference = parse_reference(ref) if isinstance(ref, str) else None
-    if reference is None:
-        return _("work: not a work reference (uuid, isbn:…, iscc:… or ext:<scheme>:<value>).")
-    use = event.get("use")
-    if use not in USES:
-        return _("use: one of training, fine_tuning, generation, retrieval.")
-    quantity = event.get("quantity")
-    if type(quantity) is not int or not 1 <= quantity <= MAX_QUANTITY:
-        return _("quantity: a whole number from 1.")
-    occurred = event.get("occurred_on")
-    try:
-        occurred_on = dt.date.fromisoformat(occurred) if isinstance(occurred, str) and len(occurred) == 10 else None
-    except ValueError:
-        occurred_on = None
-    if occurred_on is None:
-        return _("occurred_on: a date, YYYY-MM-DD.")
-    if not period <= occurred_on < period_end:
-        return _("occurred_on: %(date)s is outside the period %(period)s.") % {
-            "date": occurred_on.isoformat(), "period": period.strftime("%Y-%m")}  # fmt: skip
-    model = event.get("model")
-    if not isinstance(model, str) or not model.strip() or len(model) > 200 or "\x00" in model:
-        return _("model: the model's name, 1 to 200 characters.")
-    territory = event.get("territory", default_territory)
-    if territory is None:
-        territory = default_territory
-    if not isinstance(territory, str) or territory.upper() not in _countries():
-        return _("territory: an ISO 3166 country code.")
-    revenue = event.get("revenue")
-    amount = currency = None
-    if revenue is not None:
-        if (
-            not isinstance(revenue, dict)
-            or not isinstance(revenue.get("amount"), str)
-            or not isinstance(revenue.get("currency"), str)
-        ):
-            return _('revenue: null or {"amount": "1200", "currency": "JPY"}.')
+_CACHE_LIMIT = 4096  # distinct values remembered per report and field (dates, territories, models, amounts…)
+
+
+def event_validator(period: dt.date, default_territory: str):
+    """validate(event, line) → a staging row (tuple), or the message (str) saying why the event is rejected.
+
+    Called once per event: plain code, and the values a report repeats (its dates, territories, models and
+    references) are checked once and remembered for the rest of the report."""
+    period_end = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    countries = _countries()
+    dates: dict[str, object] = {}
+    territories: dict[str, str | None] = {}
+    models: dict[str, str | None] = {}
+
+    def occurred_on(value) -> dt.date | str:
+        found = dates.get(value)
+        if found is not None:
+            return found
         try:
-            money = Money.parse(revenue["amount"], revenue["currency"])
-        except MoneyError as exc:
-            return _("revenue: %(reason)s") % {"reason": exc}
-        amount, currency = money.amount, money.currency
-    return (
-        line, reference.id, reference.isbn, reference.iscc, reference.scheme, reference.value, use, quantity,
-        occurred_on, model.strip(), territory.upper(), amount, currency,
-    )  # fmt: skip
+            day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            found = _("occurred_on: a date, YYYY-MM-DD.")
+        elif not period <= day < period_end:
+            found = _("occurred_on: %(date)s is outside the period %(period)s.") % {
+                "date": day.isoformat(), "period": period.strftime("%Y-%m")}  # fmt: skip
+        else:
+            found = day
+        if len(dates) < _CACHE_LIMIT:
+            dates[value] = found
+        return found
+
+    def territory_of(value) -> str | None:
+        if value in territories:
+            return territories[value]
+        code = value.upper() if isinstance(value, str) and value.upper() in countries else None
+        if len(territories) < _CACHE_LIMIT:
+            territories[value] = code
+        return code
+
+    def model_of(value) -> str | None:
+        found = models.get(value, False)
+        if found is not False:
+            return found
+        stripped = value.strip() if len(value) <= 200 and "\x00" not in value else ""
+        found = stripped or None
+        if len(models) < _CACHE_LIMIT:
+            models[value] = found
+        return found
+
+    default = territory_of(default_territory) or default_territory
+
+    def validate(event, line: int):
+        if event.__class__ is not dict:
+            return _("An event is a JSON object.")
+        get = event.get
+        ref = get("work")
+        reference = parse_reference(ref) if ref.__class__ is str else None
+        if reference is None:
+            return _("work: not a work reference (uuid, isbn:…, iscc:… or ext:<scheme>:<value>).")
+        use = get("use")
+        if use not in USES:
+            return _("use: one of training, fine_tuning, generation, retrieval.")
+        quantity = get("quantity")
+        if quantity.__class__ is not int or not 1 <= quantity <= MAX_QUANTITY:
+            return _("quantity: a whole number from 1.")
+        occurred = get("occurred_on")
+        day = dates.get(occurred) if occurred.__class__ is str else None  # the cache first: inline, no call
+        if day.__class__ is not dt.date:
+            day = occurred_on(occurred) if occurred.__class__ is str else None
+            if day.__class__ is not dt.date:
+                return day or _("occurred_on: a date, YYYY-MM-DD.")
+        model = get("model")
+        if model.__class__ is not str:
+            return _("model: the model's name, 1 to 200 characters.")
+        model = models[model] if model in models else model_of(model)
+        if model is None:
+            return _("model: the model's name, 1 to 200 characters.")
+        territory = get("territory")
+        if territory is None:
+            territory = default
+        elif territory.__class__ is not str:
+            return _("territory: an ISO 3166 country code.")
+        else:
+            territory = territories[territory] if territory in territories else territory_of(territory)
+            if territory is None:
+                return _("territory: an ISO 3166 country code.")
+        revenue = get("revenue")
+        if revenue is None:
+            amount = currency = None
+        else:
+            money = _revenue(revenue)
+            if money.__class__ is str:
+                return money
+            amount, currency = money
+        return (
+            line, reference.id, reference.isbn, reference.iscc, reference.scheme, reference.value, use, quantity,
+            day, model, territory, amount, currency,
+        )  # fmt: skip
+
+    return validate
+
+
+@lru_cache(maxsize=512)
+def _known_digits(currency: str) -> int | None:
+    try:
+        return currency_digits(currency)
+    except MoneyError:
+        return None
+
+
+def _revenue(revenue) -> tuple[int, str] | str:
+    if (
+        revenue.__class__ is not dict
+        or revenue.get("amount").__class__ is not str
+        or revenue.get("currency").__class__ is not str
+    ):
+        return _('revenue: null or {"amount": "1200", "currency": "JPY"}.')
+    amount, currency = revenue["amount"], revenue["currency"]
+    digits = _known_digits(currency)
+    if digits is not None and amount.isascii() and amount.isdigit() and len(amount) <= 15:
+        return int(amount) * 10**digits, currency  # whole units of a known currency: the common case
+    try:
+        money = Money.parse(amount, currency)
+    except MoneyError as exc:
+        return _("revenue: %(reason)s") % {"reason": exc}
+    return money.amount, money.currency
 
 
 STAGING = """
