@@ -711,10 +711,9 @@ SQL_LABELS = [  # (pattern, label) for the statements of ingest.store, first mat
     (r"^\s*DROP TABLE", "drop temporary tables"),
     (r"CREATE TEMPORARY TABLE usage_staging", "create the staging table"),
     (r"CREATE TEMPORARY TABLE usage_resolved", "resolve: CREATE TABLE usage_resolved AS (work references)"),
-    (r"CREATE TEMPORARY TABLE usage_covered", "cover: CREATE TABLE usage_covered AS (licensing_coverage)"),
-    (r"^\s*ANALYZE", "ANALYZE the temporary tables"),
-    (r"INSERT INTO licensing_usageevent", "insert: INSERT INTO licensing_usageevent … SELECT"),
-    (r"count\(\*\) FILTER", "count: unlicensed, rejected and the first errors"),
+    (r"^\s*ANALYZE", "ANALYZE the resolved events"),
+    (r"SELECT licensing_coverage_query", "write the coverage query (licensing_coverage_query)"),
+    (r"INSERT INTO licensing_usageevent", "cover + insert + count (one statement)"),
     (r"^\s*COPY", "COPY into the staging table (Python write_row included)"),
 ]
 

@@ -1,8 +1,8 @@
 """Usage report ingestion: the hot path. No model instance and no DRF serializer per event.
 
-Bytes → events (orjson, line by line for NDJSON) → plain validation functions → COPY into a temporary staging
-table → one statement resolves the work references, another applies the coverage rules (licensing_coverage) to the
-distinct (work, use, date, territory) combinations, one INSERT … SELECT stores the accepted events.
+Bytes → events (orjson, line by line for NDJSON) → one plain validation function, with what a report repeats checked
+once → COPY into a temporary staging table → one statement resolves the work references → one statement applies the
+coverage rules (licensing_coverage_query) to every event, inserts the accepted ones and counts and lists the rejected.
 """
 
 from __future__ import annotations
@@ -268,35 +268,39 @@ SELECT s.line, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id, s.use, s.qua
   LEFT JOIN licensing_workidentifier x ON x.scheme = s.ref_scheme AND x.value = s.ref_value
 """
 
-# 2. the coverage rules, once per distinct (work, use, date, territory)
-COVER = """
-CREATE TEMPORARY TABLE usage_covered ON COMMIT DROP AS
-WITH combos AS (
-    SELECT row_number() OVER () AS ord, work_id, use, occurred_on, territory
-      FROM (SELECT DISTINCT work_id, use, occurred_on, territory FROM usage_resolved WHERE work_id IS NOT NULL) d
+# 2. every event with its fate: covered (licensing_coverage_query over usage_resolved, each line its position), and
+# the reason it is rejected, or NULL; 3. the accepted ones inserted, counted as they go; the rejected ones counted
+# and the first of them listed. One statement: the coverage rules run once per report.
+STORE = """
+WITH covered AS ({coverage}),
+judged AS MATERIALIZED (
+    SELECT r.*, CASE WHEN c.reserved THEN NULL ELSE c.agreement_id END AS agreement_id,
+           coalesce(c.reserved, false) AS reserved,
+           CASE WHEN r.work_id IS NULL THEN %(unknown)s
+                WHEN r.revenue_currency IS NOT NULL AND a.currency IS NOT NULL AND r.revenue_currency <> a.currency
+                THEN format(%(currency)s, r.revenue_currency, a.currency)
+           END AS error
+      FROM usage_resolved r
+      LEFT JOIN covered c ON c.ord = r.line
+      LEFT JOIN licensing_agreement a ON a.id = c.agreement_id AND NOT c.reserved
+),
+inserted AS (
+    INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, quantity,
+                                      occurred_on, model, territory, revenue_amount, revenue_currency, reserved, late)
+    SELECT %(period)s, %(report)s, line, %(licensee)s, work_id, agreement_id, use, quantity, occurred_on, model,
+           territory, revenue_amount, revenue_currency, reserved, %(late)s
+      FROM judged WHERE error IS NULL
+    RETURNING agreement_id
 )
-SELECT n.work_id, n.use, n.occurred_on, n.territory,
-       CASE WHEN c.reserved THEN NULL ELSE c.agreement_id END AS agreement_id, c.reserved, a.currency
-  FROM combos n
-  JOIN licensing_coverage(
-        %s,
-        ARRAY(SELECT work_id FROM combos ORDER BY ord), ARRAY(SELECT use FROM combos ORDER BY ord),
-        ARRAY(SELECT occurred_on FROM combos ORDER BY ord), ARRAY(SELECT territory FROM combos ORDER BY ord)
-       ) c ON c.ord = n.ord
-  LEFT JOIN licensing_agreement a ON a.id = c.agreement_id AND NOT c.reserved
+SELECT (SELECT count(*) FROM inserted),
+       (SELECT count(*) FILTER (WHERE agreement_id IS NULL) FROM inserted),
+       (SELECT count(*) FROM judged WHERE error IS NOT NULL),
+       (SELECT array_agg(ARRAY[line::text, error] ORDER BY line)
+          FROM (SELECT line, error FROM judged WHERE error IS NOT NULL ORDER BY line LIMIT %(limit)s) e)
 """
-
-# every event with its fate: the reason it is rejected, or NULL
-JUDGED = """
-SELECT r.*, c.agreement_id, coalesce(c.reserved, false) AS reserved,
-       CASE WHEN r.work_id IS NULL THEN %(unknown)s
-            WHEN r.revenue_currency IS NOT NULL AND c.currency IS NOT NULL AND r.revenue_currency <> c.currency
-            THEN format(%(currency)s, r.revenue_currency, c.currency)
-       END AS error
-  FROM usage_resolved r
-  LEFT JOIN usage_covered c
-    ON c.work_id = r.work_id AND c.use = r.use AND c.occurred_on = r.occurred_on AND c.territory = r.territory
-"""
+COVERAGE_SOURCE = """(
+    SELECT line AS ord, work_id, use, occurred_on AS on_date, territory FROM usage_resolved WHERE work_id IS NOT NULL
+)"""
 
 
 @dataclass
@@ -314,42 +318,24 @@ def store(*, rows: list[tuple], report_id, licensee_id, period: dt.date, late: b
         "currency": _("revenue: reported in %s, but the agreement is in %s."),
     }
     with connection.cursor() as cursor:
-        for table in ("usage_staging", "usage_resolved", "usage_covered"):
+        for table in ("usage_staging", "usage_resolved"):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(STAGING)
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(RESOLVE)
-        cursor.execute("ANALYZE usage_resolved")
-        cursor.execute(COVER, [licensee_id])
-        cursor.execute("ANALYZE usage_covered")
+        cursor.execute("ANALYZE usage_resolved")  # the coverage query is planned with the report's real figures
+        cursor.execute("SELECT licensing_coverage_query(%s, quote_literal(%s) || '::uuid')",
+                       [COVERAGE_SOURCE, str(licensee_id)])  # fmt: skip
+        coverage = cursor.fetchone()[0].replace("%", "%%")
         cursor.execute(
-            f"""
-            WITH judged AS ({JUDGED})
-            INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use,
-                                              quantity, occurred_on, model, territory, revenue_amount,
-                                              revenue_currency, reserved, late)
-            SELECT %(period)s, %(report)s, line, %(licensee)s, work_id, agreement_id, use, quantity, occurred_on,
-                   model, territory, revenue_amount, revenue_currency, reserved, %(late)s
-              FROM judged WHERE error IS NULL
-            """,  # noqa: S608 (constant fragments)
-            {**messages, "period": period, "report": report_id, "licensee": licensee_id, "late": late},
-        )
-        accepted = cursor.rowcount
-        cursor.execute(
-            f"""
-            WITH judged AS ({JUDGED})
-            SELECT count(*) FILTER (WHERE error IS NULL AND agreement_id IS NULL),
-                   count(*) FILTER (WHERE error IS NOT NULL),
-                   (SELECT array_agg(ARRAY[line::text, error] ORDER BY line)
-                      FROM (SELECT line, error FROM judged WHERE error IS NOT NULL ORDER BY line LIMIT %(limit)s) e)
-              FROM judged
-            """,  # noqa: S608 (constant fragments)
-            {**messages, "limit": MAX_ERRORS},
-        )
-        unlicensed, rejected, errors = cursor.fetchone()
-        for table in ("usage_staging", "usage_resolved", "usage_covered"):
+            STORE.format(coverage=coverage),
+            {**messages, "period": period, "report": report_id, "licensee": licensee_id, "late": late,
+             "limit": MAX_ERRORS},
+        )  # fmt: skip
+        accepted, unlicensed, rejected, errors = cursor.fetchone()
+        for table in ("usage_staging", "usage_resolved"):
             cursor.execute(f"DROP TABLE {table}")
     return Stored(
         accepted=accepted,

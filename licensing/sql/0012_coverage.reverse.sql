@@ -99,3 +99,4 @@ END
 $$;
 
 DROP TABLE IF EXISTS licensing_work_facts;
+DROP FUNCTION IF EXISTS licensing_coverage_query(text, text);

@@ -107,19 +107,21 @@ SELECT licensing_refresh_work_owners(ARRAY(SELECT id FROM licensing_work WHERE p
 --   reserved (work, use) pairs under an active reservation: of the work or an ancestor, or of an effective holder
 --            reserving all its works;
 --   best     per position, the lowest rank among the agreements in scope whose uses, dates and territories match.
+
 --
--- PL/pgSQL only to run the query with EXECUTE: planned on each call with the arrays' actual values, so the planner
--- knows it joins thousands of rows, not the 10 it assumes for an array parameter (which made a SQL function's
--- generic plan pick nested loops: 2.5 s for 10,000 references instead of 0.15 s).
-CREATE OR REPLACE FUNCTION licensing_coverage(
-    p_licensee uuid, p_work uuid[], p_use text[], p_date date[], p_territory text[]
-) RETURNS TABLE (ord integer, agreement_id uuid, reserved boolean)
-LANGUAGE plpgsql STABLE AS $fn$
-BEGIN
-    RETURN QUERY EXECUTE $query$
+-- The query is written once, as text (licensing_coverage_query), and run two ways: by licensing_coverage over
+-- arrays (clearances), and by the usage ingestion over its temporary table of resolved events, each row's line as
+-- its position. It is run with EXECUTE, planned on each call with the real row counts: an array parameter or a SQL
+-- function's generic plan makes the planner assume 10 rows and choose nested loops (2.5 s for 10,000 references
+-- instead of 0.15 s).
+--
+-- source: a relation or parenthesised subquery with columns (ord integer, work_id uuid, use text, on_date date,
+-- territory text); licensee: an SQL expression for the licensee's id. Result: (ord, agreement_id, reserved).
+CREATE OR REPLACE FUNCTION licensing_coverage_query(source text, licensee text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT format($query$
     WITH q AS MATERIALIZED (
-        SELECT t.ord::integer AS ord, t.work_id, t.use, t.on_date, t.territory
-          FROM unnest($2, $3, $4, $5) WITH ORDINALITY AS t(work_id, use, on_date, territory, ord)
+        SELECT s.ord, s.work_id, s.use, s.on_date, s.territory FROM %1$s s
     ), works AS MATERIALIZED (
         SELECT DISTINCT q.work_id FROM q WHERE q.work_id IS NOT NULL
     ), facts AS MATERIALIZED (
@@ -134,7 +136,7 @@ BEGIN
         SELECT a.id, a.starts_on, a.ends_on, a.uses, a.territories, a.scope_catalogue,
                row_number() OVER (ORDER BY a.starts_on, a.id) AS rank
           FROM licensing_agreement a
-         WHERE a.licensee_id = $1 AND a.status = 'active'
+         WHERE a.licensee_id = %2$s AND a.status = 'active'
            AND EXISTS (SELECT 1 FROM asked k
                         WHERE k.use = ANY(a.uses)
                           AND a.starts_on <= k.on_date AND (a.ends_on IS NULL OR a.ends_on >= k.on_date)
@@ -176,11 +178,23 @@ BEGIN
            AND (q.territory = ANY(ag.territories) OR '*' = ANY(ag.territories))
          GROUP BY q.ord
     )
-    SELECT q.ord, ag.id, rv.work_id IS NOT NULL
+    SELECT q.ord, ag.id AS agreement_id, rv.work_id IS NOT NULL AS reserved
       FROM q
       LEFT JOIN best ON best.ord = q.ord
       LEFT JOIN ag ON ag.rank = best.rank
       LEFT JOIN reserved rv ON rv.work_id = q.work_id AND rv.use = q.use
-    $query$ USING p_licensee, p_work, p_use, p_date, p_territory;
+    $query$, source, licensee)
+$fn$;
+
+CREATE OR REPLACE FUNCTION licensing_coverage(
+    p_licensee uuid, p_work uuid[], p_use text[], p_date date[], p_territory text[]
+) RETURNS TABLE (ord integer, agreement_id uuid, reserved boolean)
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE licensing_coverage_query(
+        '(SELECT t.ord::integer AS ord, t.work_id, t.use, t.on_date, t.territory
+            FROM unnest($2, $3, $4, $5) WITH ORDINALITY AS t(work_id, use, on_date, territory, ord))',
+        '$1'
+    ) USING p_licensee, p_work, p_use, p_date, p_territory;
 END
 $fn$;
