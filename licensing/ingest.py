@@ -272,31 +272,32 @@ SELECT s.line, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id, s.use, s.qua
 # the reason it is rejected, or NULL; 3. the accepted ones inserted, counted as they go; the rejected ones counted
 # and the first of them listed. One statement: the coverage rules run once per report.
 STORE = """
-WITH covered AS ({coverage}),
-judged AS MATERIALIZED (
-    SELECT r.*, CASE WHEN c.reserved THEN NULL ELSE c.agreement_id END AS agreement_id,
-           coalesce(c.reserved, false) AS reserved,
-           CASE WHEN r.work_id IS NULL THEN %(unknown)s
-                WHEN r.revenue_currency IS NOT NULL AND a.currency IS NOT NULL AND r.revenue_currency <> a.currency
-                THEN format(%(currency)s, r.revenue_currency, a.currency)
-           END AS error
-      FROM usage_resolved r
-      LEFT JOIN covered c ON c.ord = r.line
+WITH covered AS MATERIALIZED (
+    SELECT c.ord, CASE WHEN c.reserved THEN NULL ELSE c.agreement_id END AS agreement_id, c.reserved, a.currency
+      FROM ({coverage}) c
       LEFT JOIN licensing_agreement a ON a.id = c.agreement_id AND NOT c.reserved
 ),
 inserted AS (
     INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, quantity,
                                       occurred_on, model, territory, revenue_amount, revenue_currency, reserved, late)
-    SELECT %(period)s, %(report)s, line, %(licensee)s, work_id, agreement_id, use, quantity, occurred_on, model,
-           territory, revenue_amount, revenue_currency, reserved, %(late)s
-      FROM judged WHERE error IS NULL
+    SELECT %(period)s, %(report)s, r.line, %(licensee)s, r.work_id, c.agreement_id, r.use, r.quantity, r.occurred_on,
+           r.model, r.territory, r.revenue_amount, r.revenue_currency, c.reserved, %(late)s
+      FROM usage_resolved r JOIN covered c ON c.ord = r.line
+     WHERE r.revenue_currency IS NULL OR c.currency IS NULL OR r.revenue_currency = c.currency
     RETURNING agreement_id
+),
+rejected AS MATERIALIZED (
+    SELECT r.line,
+           CASE WHEN r.work_id IS NULL THEN %(unknown)s
+                ELSE format(%(currency)s, r.revenue_currency, c.currency) END AS error
+      FROM usage_resolved r LEFT JOIN covered c ON c.ord = r.line
+     WHERE r.work_id IS NULL OR r.revenue_currency <> c.currency
 )
 SELECT (SELECT count(*) FROM inserted),
        (SELECT count(*) FILTER (WHERE agreement_id IS NULL) FROM inserted),
-       (SELECT count(*) FROM judged WHERE error IS NOT NULL),
+       (SELECT count(*) FROM rejected),
        (SELECT array_agg(ARRAY[line::text, error] ORDER BY line)
-          FROM (SELECT line, error FROM judged WHERE error IS NOT NULL ORDER BY line LIMIT %(limit)s) e)
+          FROM (SELECT line, error FROM rejected ORDER BY line LIMIT %(limit)s) e)
 """
 COVERAGE_SOURCE = """(
     SELECT line AS ord, work_id, use, occurred_on AS on_date, territory FROM usage_resolved WHERE work_id IS NOT NULL
@@ -329,12 +330,14 @@ def store(*, rows: list[tuple], report_id, licensee_id, period: dt.date, late: b
         cursor.execute("SELECT licensing_coverage_query(%s, quote_literal(%s) || '::uuid')",
                        [COVERAGE_SOURCE, str(licensee_id)])  # fmt: skip
         coverage = cursor.fetchone()[0].replace("%", "%%")
+        cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
         cursor.execute(
             STORE.format(coverage=coverage),
             {**messages, "period": period, "report": report_id, "licensee": licensee_id, "late": late,
              "limit": MAX_ERRORS},
         )  # fmt: skip
         accepted, unlicensed, rejected, errors = cursor.fetchone()
+        cursor.execute("RESET enable_mergejoin")
         for table in ("usage_staging", "usage_resolved"):
             cursor.execute(f"DROP TABLE {table}")
     return Stored(

@@ -106,7 +106,12 @@ SELECT licensing_refresh_work_owners(ARRAY(SELECT id FROM licensing_work WHERE p
 --   scoped   (work, agreement) pairs whose scope holds the work: catalogue, work or ancestor, or an effective holder;
 --   reserved (work, use) pairs under an active reservation: of the work or an ancestor, or of an effective holder
 --            reserving all its works;
---   best     per position, the lowest rank among the agreements in scope whose uses, dates and territories match.
+--   candidates  per work, the agreements whose scope holds it, as a bit string (bit n: the agreement ranked n);
+--   fits     per (use, date, territory) asked about, the agreements whose uses, dates and territories match, likewise;
+--   and per position, the preferred agreement is the first bit set in both: a hash join per row, no sort, no
+--   aggregate over the rows.
+-- q is NOT MATERIALIZED so that each use of it reads the source with its statistics (the ingestion's source is an
+-- analysed table): the planner then knows how many distinct works and keys there are.
 
 --
 -- The query is written once, as text (licensing_coverage_query), and run two ways: by licensing_coverage over
@@ -117,10 +122,12 @@ SELECT licensing_refresh_work_owners(ARRAY(SELECT id FROM licensing_work WHERE p
 --
 -- source: a relation or parenthesised subquery with columns (ord integer, work_id uuid, use text, on_date date,
 -- territory text); licensee: an SQL expression for the licensee's id. Result: (ord, agreement_id, reserved).
+-- Run it with enable_mergejoin off: the row estimates of CTEs are rough, and a merge join on a misestimated side
+-- (the keys asked about) degenerates into tens of millions of filtered rows; hash joins are right at every size.
 CREATE OR REPLACE FUNCTION licensing_coverage_query(source text, licensee text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
     SELECT format($query$
-    WITH q AS MATERIALIZED (
+    WITH q AS NOT MATERIALIZED (
         SELECT s.ord, s.work_id, s.use, s.on_date, s.territory FROM %1$s s
     ), works AS MATERIALIZED (
         SELECT DISTINCT q.work_id FROM q WHERE q.work_id IS NOT NULL
@@ -151,16 +158,29 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
         SELECT f.work_id, h.id AS rights_holder_id
           FROM facts f, unnest(f.owners) AS h(id)
          WHERE h.id IN (SELECT rights_holder_id FROM holders)
-    ), scoped AS MATERIALIZED (
+    ), blank AS (
+        SELECT repeat('0', count(*)::integer)::varbit AS bits FROM ag
+    ), scoped AS (
         SELECT w.work_id, ag.rank FROM works w CROSS JOIN ag WHERE ag.scope_catalogue
-        UNION
+        UNION ALL
         SELECT anc.work_id, ag.rank
           FROM anc JOIN licensing_agreement_scope_works sw ON sw.work_id = anc.anc_id
           JOIN ag ON ag.id = sw.agreement_id
-        UNION
+        UNION ALL
         SELECT o.work_id, ag.rank
           FROM owners o JOIN licensing_agreement_scope_rights_holders sh ON sh.rightsholder_id = o.rights_holder_id
           JOIN ag ON ag.id = sh.agreement_id
+    ), candidates AS MATERIALIZED (
+        SELECT s.work_id, bit_or(set_bit(blank.bits, s.rank::integer - 1, 1)) AS bits
+          FROM scoped s CROSS JOIN blank GROUP BY s.work_id
+    ), fits AS MATERIALIZED (
+        SELECT k.use, k.on_date, k.territory,
+               coalesce(bit_or(set_bit(blank.bits, ag.rank::integer - 1, 1)), blank.bits) AS bits
+          FROM asked k CROSS JOIN blank
+          LEFT JOIN ag ON k.use = ANY(ag.uses)
+                      AND ag.starts_on <= k.on_date AND (ag.ends_on IS NULL OR ag.ends_on >= k.on_date)
+                      AND (k.territory = ANY(ag.territories) OR '*' = ANY(ag.territories))
+         GROUP BY k.use, k.on_date, k.territory, blank.bits
     ), reserved AS MATERIALIZED (
         SELECT anc.work_id, u.use
           FROM anc JOIN licensing_reservation r ON r.work_id = anc.anc_id AND r.lifted_at IS NULL,
@@ -170,18 +190,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
           FROM owners o JOIN licensing_reservation r
             ON r.rights_holder_id = o.rights_holder_id AND r.work_id IS NULL AND r.lifted_at IS NULL,
                unnest(r.uses) AS u(use)
-    ), best AS (
-        SELECT q.ord, min(ag.rank) AS rank
-          FROM q JOIN scoped s ON s.work_id = q.work_id JOIN ag ON ag.rank = s.rank
-         WHERE q.use = ANY(ag.uses)
-           AND ag.starts_on <= q.on_date AND (ag.ends_on IS NULL OR ag.ends_on >= q.on_date)
-           AND (q.territory = ANY(ag.territories) OR '*' = ANY(ag.territories))
-         GROUP BY q.ord
     )
     SELECT q.ord, ag.id AS agreement_id, rv.work_id IS NOT NULL AS reserved
       FROM q
-      LEFT JOIN best ON best.ord = q.ord
-      LEFT JOIN ag ON ag.rank = best.rank
+      LEFT JOIN candidates c ON c.work_id = q.work_id
+      LEFT JOIN fits f ON f.use = q.use AND f.on_date = q.on_date AND f.territory = q.territory
+      LEFT JOIN ag ON ag.rank = position(B'1' IN c.bits & f.bits)
       LEFT JOIN reserved rv ON rv.work_id = q.work_id AND rv.use = q.use
     $query$, source, licensee)
 $fn$;
@@ -189,7 +203,9 @@ $fn$;
 CREATE OR REPLACE FUNCTION licensing_coverage(
     p_licensee uuid, p_work uuid[], p_use text[], p_date date[], p_territory text[]
 ) RETURNS TABLE (ord integer, agreement_id uuid, reserved boolean)
-LANGUAGE plpgsql STABLE AS $fn$
+LANGUAGE plpgsql STABLE
+SET enable_mergejoin = off  -- see licensing_coverage_query: every join here is best hashed
+AS $fn$
 BEGIN
     RETURN QUERY EXECUTE licensing_coverage_query(
         '(SELECT t.ord::integer AS ord, t.work_id, t.use, t.on_date, t.territory

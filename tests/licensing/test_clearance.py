@@ -128,3 +128,35 @@ def test_only_licensees_ask_for_clearance(world):
     body = {"use": "training", "works": ["x"]}
     assert world["staff"].post("/api/v1/clearances", body, format="json").status_code == 403
     assert world["publisher_client"].post("/api/v1/clearances", body, format="json").status_code == 403
+
+
+def make_agreement(world, reference, starts_on, uses=("training",), territories=("JP",), **scope):
+    agreement = Agreement.objects.create(
+        licensee=world["licensee"], reference=reference, currency="JPY", starts_on=starts_on, ends_on=None,
+        territories=list(territories), uses=list(uses), status="active", **scope,
+    )  # fmt: skip
+    return agreement
+
+
+def test_the_earliest_starting_matching_agreement_wins_then_the_lowest_id(world):
+    later = make_agreement(world, "LATER", "2026-01-01", scope_catalogue=True)
+    generation_only = make_agreement(world, "GEN", "2025-01-01", uses=("generation",), scope_catalogue=True)
+    first = make_agreement(world, "FIRST", "2025-06-01")
+    twin = make_agreement(world, "TWIN", "2025-06-01")
+    first.scope_works.add(world["series"])
+    twin.scope_rights_holders.add(world["publisher"])
+    work = [world["volume"].pk]
+    assert clear(world, work) == [("licensed", str(min(first.pk, twin.pk)))]
+    assert clear(world, work, use="generation") == [("licensed", str(generation_only.pk))]
+    assert clear(world, work, date="2025-12-31") == [("licensed", str(min(first.pk, twin.pk)))]
+    assert clear(world, [world["artist_work"].pk]) == [("licensed", str(later.pk))]  # the others do not hold it
+    assert clear(world, [world["artist_work"].pk], date="2025-12-31") == [("not_licensed", None)]
+
+
+def test_the_preferred_agreement_is_found_among_many(world):
+    """Dozens of active agreements (more than a machine word has bits): only the last-starting one fits."""
+    for n in range(70):
+        make_agreement(world, f"MANY-{n}", f"2024-01-{1 + n % 28:02d}", territories=("US",), scope_catalogue=True)
+    last = make_agreement(world, "LAST", "2026-06-01", territories=("JP",), scope_catalogue=True)
+    assert clear(world, [world["volume"].pk, world["artist_work"].pk]) == [("licensed", str(last.pk))] * 2
+    assert clear(world, [world["volume"].pk], territory="US")[0][1] != str(last.pk)
