@@ -92,6 +92,40 @@ def test_malformed_ndjson_lines_are_rejected_one_by_one_and_the_rest_kept(world,
     assert sorted(UsageEvent.objects.filter(report_id=report["id"]).values_list("line", flat=True)) == [1, 10]
 
 
+def test_wrongly_typed_fields_are_named_in_the_rejection(world, agreement):
+    volume = world["volume"]
+    wrong = [
+        ({"quantity": "3"}, "quantity"), ({"quantity": 1.5}, "quantity"), ({"quantity": True}, "quantity"),
+        ({"use": 3}, "use"), ({"occurred_on": 20261003}, "occurred_on"), ({"model": None}, "model"),
+        ({"territory": 81}, "territory"), ({"revenue": "1200"}, "revenue"),
+        ({"revenue": {"amount": 1200, "currency": "JPY"}}, "revenue"),
+    ]  # fmt: skip
+    lines = [event(volume, **fields) for fields, _ in wrong]
+    lines.append({k: v for k, v in event(volume).items() if k != "work"})
+    lines.append(b'["not", "an", "object"]')
+    response = post(world["licensee_client"], ndjson(*lines), content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    messages = [error["message"] for error in response.json()["errors"]]
+    assert [m.split(":")[0] for m in messages] == [field for _, field in wrong] + ["work", "An event is a JSON object."]
+
+
+def test_a_clean_body_and_one_with_blank_lines_store_the_same_events(world, agreement):
+    """A clean NDJSON body is decoded in one call, one with blank lines line by line: the same events, each with
+    the number of the line it came on."""
+    volume = world["volume"]
+    clean = post(world["licensee_client"], ndjson(event(volume, quantity=1), event(volume, quantity=2)),
+                 content_type="application/x-ndjson")  # fmt: skip
+    spaced = post(world["licensee_client"], b"\n" + ndjson(event(volume, quantity=1), b"", event(volume, quantity=2)),
+                  content_type="application/x-ndjson")  # fmt: skip
+    stored = {}
+    for response in (clean, spaced):
+        assert response.status_code == 201, response.content
+        rows = UsageEvent.objects.filter(report_id=response.json()["id"]).order_by("line")
+        stored[response] = [(e.line, e.quantity) for e in rows]
+    assert stored[clean] == [(1, 1), (2, 2)]
+    assert stored[spaced] == [(2, 1), (4, 2)]
+
+
 def test_gzip_ndjson_is_accepted(world, agreement):
     body = gzip.compress(ndjson(event(world["volume"]), event(world["volume"], quantity=5)))
     response = post(world["licensee_client"], body, content_type="application/x-ndjson", HTTP_CONTENT_ENCODING="gzip")
