@@ -8,11 +8,14 @@ accepted ones, and counts and lists the rejected.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
 import io
+import queue
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from functools import lru_cache
 import msgspec
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from ledger.money import Money, MoneyError, currency_digits
@@ -155,11 +159,19 @@ def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, Event | s
         yield number, _decode_event(raw)
 
 
-def parse(body: bytes, content_type: str, *, period: dt.date, default_territory: str) -> Parsed:
-    parsed = Parsed()
+CHUNK_EVENTS = 50_000  # valid events per chunk: stored while the next chunk is parsed
+
+
+def parse_chunks(
+    body: bytes, content_type: str, *, period: dt.date, default_territory: str, size: int | None = None
+) -> Iterator[Parsed]:
+    """The report's events, validated, in chunks of at most `size` staging rows with the rejections met on the
+    way; `received` counts every event so far. BodyError when the body is not a report or holds too many events."""
     max_events = settings.USAGE_MAX_EVENTS
+    size = size or CHUNK_EVENTS
     validate = event_validator(period, default_territory)
-    rows, errors = parsed.rows, parsed.errors
+    chunk = Parsed()
+    rows, errors = chunk.rows, chunk.errors
     received = 0
     for line, event in iter_events(body, content_type):
         received += 1
@@ -168,10 +180,15 @@ def parse(body: bytes, content_type: str, *, period: dt.date, default_territory:
         row = validate(event, line) if event.__class__ is Event else event
         if row.__class__ is tuple:
             rows.append(row)
+            if len(rows) >= size:
+                chunk.received = received
+                yield chunk
+                chunk = Parsed()
+                rows, errors = chunk.rows, chunk.errors
         else:
             errors.append((line, row))
-    parsed.received = received
-    return parsed
+    chunk.received = received
+    yield chunk
 
 
 _CACHE_LIMIT = 4096  # distinct values remembered per report and field (dates, territories, models, amounts…)
@@ -302,9 +319,16 @@ STAGING_COLUMNS = (
     "revenue_amount, revenue_currency"
 )
 
+RESOLVED = """
+CREATE TEMPORARY TABLE usage_resolved (
+    line integer NOT NULL, work_id uuid, use text NOT NULL, quantity bigint NOT NULL, occurred_on date NOT NULL,
+    model text NOT NULL, territory text NOT NULL, revenue_amount bigint, revenue_currency text
+) ON COMMIT DROP
+"""
+
 # 1. the works named, every kind of reference in one pass
 RESOLVE = """
-CREATE TEMPORARY TABLE usage_resolved ON COMMIT DROP AS
+INSERT INTO usage_resolved
 SELECT s.line, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id, s.use, s.quantity, s.occurred_on, s.model,
        s.territory, s.revenue_amount, s.revenue_currency
   FROM usage_staging s
@@ -351,44 +375,108 @@ COVERAGE_SOURCE = """(
 
 
 @dataclass
-class Stored:
-    accepted: int
-    rejected: int
-    unlicensed: int
-    errors: list[tuple[int, str]]
+class Result:
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    unlicensed: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # the first MAX_ERRORS (line, message)
+
+    def add(self, *, accepted=0, rejected=0, unlicensed=0, errors=()) -> None:
+        self.accepted += accepted
+        self.rejected += rejected
+        self.unlicensed += unlicensed
+        self.errors = sorted([*self.errors, *errors])[:MAX_ERRORS]
 
 
-def store(*, rows: list[tuple], report_id, licensee_id, period: dt.date, late: bool) -> Stored:
-    """Stage, resolve, cover and insert, inside the caller's transaction."""
-    messages = {
-        "unknown": _("work: no such work."),
-        "currency": _("revenue: reported in %s, but the agreement is in %s."),
-    }
-    with connection.cursor() as cursor:
+class Stager:
+    """Stores chunks of staging rows in the caller's transaction: COPY into the staging table, resolve the work
+    references, then one statement applies the coverage rules, inserts the accepted events and counts the rest.
+    The temporary tables and the coverage query are made once per report."""
+
+    def __init__(self, cursor, *, report_id, licensee_id, period: dt.date, late: bool):
+        self.cursor = cursor
+        self.params = {
+            "unknown": _("work: no such work."),
+            "currency": _("revenue: reported in %s, but the agreement is in %s."),
+            "period": period, "report": report_id, "licensee": licensee_id, "late": late, "limit": MAX_ERRORS,
+        }  # fmt: skip
         for table in ("usage_staging", "usage_resolved"):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(STAGING)
+        cursor.execute(RESOLVED)
+        cursor.execute("SELECT licensing_coverage_query(%s, quote_literal(%s) || '::uuid')",
+                       [COVERAGE_SOURCE, str(licensee_id)])  # fmt: skip
+        self.statement = STORE.format(coverage=cursor.fetchone()[0].replace("%", "%%"))
+        cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
+
+    def store(self, rows: list[tuple], result: Result) -> None:
+        if not rows:
+            return
+        cursor = self.cursor
+        cursor.execute("TRUNCATE usage_staging, usage_resolved")
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(RESOLVE)
-        cursor.execute("ANALYZE usage_resolved")  # the coverage query is planned with the report's real figures
-        cursor.execute("SELECT licensing_coverage_query(%s, quote_literal(%s) || '::uuid')",
-                       [COVERAGE_SOURCE, str(licensee_id)])  # fmt: skip
-        coverage = cursor.fetchone()[0].replace("%", "%%")
-        cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
-        cursor.execute(
-            STORE.format(coverage=coverage),
-            {**messages, "period": period, "report": report_id, "licensee": licensee_id, "late": late,
-             "limit": MAX_ERRORS},
-        )  # fmt: skip
+        cursor.execute("ANALYZE usage_resolved")  # the coverage query is planned with the chunk's real figures
+        cursor.execute(self.statement, self.params)
         accepted, unlicensed, rejected, errors = cursor.fetchone()
-        cursor.execute("RESET enable_mergejoin")
-        for table in ("usage_staging", "usage_resolved"):
-            cursor.execute(f"DROP TABLE {table}")
-    return Stored(
-        accepted=accepted,
-        rejected=rejected,
-        unlicensed=unlicensed,
-        errors=[(int(line), message) for line, message in (errors or [])],
-    )
+        result.add(accepted=accepted, rejected=rejected, unlicensed=unlicensed,
+                   errors=[(int(line), message) for line, message in (errors or [])])  # fmt: skip
+
+    def close(self) -> None:
+        self.cursor.execute("RESET enable_mergejoin")
+        self.cursor.execute("DROP TABLE usage_staging, usage_resolved")
+
+
+_DONE = object()
+
+
+def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory: str, report_id, licensee_id,
+           late: bool) -> Result:  # fmt: skip
+    """Parse and store a report, inside the caller's transaction (roll it back on BodyError: chunks may be stored).
+
+    Both CPUs at work: a helper thread decodes and validates (Python) while this thread stores the chunks already
+    validated (PostgreSQL resolving, covering and inserting them), so a report costs about the larger of the two,
+    not their sum. The helper thread touches no database connection."""
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    language = translation.get_language()
+
+    def produce() -> None:
+        try:
+            with translation.override(language):
+                for chunk in parse_chunks(body, content_type, period=period, default_territory=default_territory):
+                    while not stop.is_set():
+                        try:
+                            chunks.put(chunk, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            chunks.put(_DONE)
+        except BaseException as exc:  # handed to the storing thread, which raises it
+            chunks.put(exc)
+
+    thread = threading.Thread(target=produce, name="usage-report-parse", daemon=True)
+    thread.start()
+    result = Result()
+    try:
+        with connection.cursor() as cursor:
+            stager = Stager(cursor, report_id=report_id, licensee_id=licensee_id, period=period, late=late)
+            while (chunk := chunks.get()) is not _DONE:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                result.received = chunk.received
+                result.add(rejected=len(chunk.errors), errors=chunk.errors)
+                stager.store(chunk.rows, result)
+            stager.close()
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a producer blocked on a full queue see `stop`
+            with contextlib.suppress(queue.Empty):
+                chunks.get(timeout=0.1)
+        thread.join()
+    return result

@@ -85,21 +85,21 @@ def _claim(licensee: Licensee, period: dt.date, key: str, digest: str) -> UsageR
 def _process(report: UsageReport, data: bytes, content_type: str) -> None:
     licensee = report.licensee
     try:
-        parsed = ingest.parse(data, content_type, period=report.period, default_territory=licensee.country)
+        with transaction.atomic():  # a body found unreadable half-way leaves none of its chunks stored
+            result = ingest.ingest(
+                data, content_type, period=report.period, default_territory=licensee.country, report_id=report.pk,
+                licensee_id=licensee.pk, late=report.late,
+            )  # fmt: skip
     except ingest.BodyError as exc:
         _finish(report, received=0, accepted=0, rejected=0, unlicensed=0, errors=[{"line": 0, "message": str(exc)}])
         return
-    stored = ingest.store(
-        rows=parsed.rows, report_id=report.pk, licensee_id=licensee.pk, period=report.period, late=report.late
-    )
-    errors = sorted(parsed.errors + stored.errors)[: ingest.MAX_ERRORS]
     _finish(
         report,
-        received=parsed.received,
-        accepted=stored.accepted,
-        rejected=len(parsed.errors) + stored.rejected,
-        unlicensed=stored.unlicensed,
-        errors=[{"line": line, "message": message} for line, message in errors],
+        received=result.received,
+        accepted=result.accepted,
+        rejected=result.rejected,
+        unlicensed=result.unlicensed,
+        errors=[{"line": line, "message": message} for line, message in result.errors],
     )
 
 

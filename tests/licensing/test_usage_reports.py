@@ -293,3 +293,42 @@ def test_unlicensed_use_is_visible_to_staff_and_to_the_holders_concerned(world, 
     html = client.get("/admin/licensing/usageevent/").content.decode()
     assert "sora-like-9" not in html
     assert "licensed-model" in html
+
+
+def test_a_report_in_many_chunks_stores_every_event_once_with_its_line(world, agreement, monkeypatch):
+    """Chunks are parsed in a helper thread while the previous ones are stored: the same result as one chunk."""
+    from licensing import ingest
+
+    monkeypatch.setattr(ingest, "CHUNK_EVENTS", 2)
+    volume = world["volume"]
+    lines = [event(volume, quantity=n) if n % 3 else event("isbn:978-4-08-999999-9", quantity=n) for n in range(1, 12)]
+    lines.insert(4, b"{not json")
+    response = post(world["licensee_client"], ndjson(*lines), content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    report = response.json()
+    assert (report["events_received"], report["events_accepted"], report["events_rejected"]) == (12, 8, 4)
+    assert [error["line"] for error in report["errors"]] == [3, 5, 7, 10]
+    stored = UsageEvent.objects.filter(report_id=report["id"]).order_by("line").values_list("line", "quantity")
+    assert list(stored) == [(1, 1), (2, 2), (4, 4), (6, 5), (8, 7), (9, 8), (11, 10), (12, 11)]
+
+
+def test_a_body_found_too_large_half_way_stores_none_of_its_chunks(world, agreement, monkeypatch, settings):
+    from licensing import ingest
+
+    monkeypatch.setattr(ingest, "CHUNK_EVENTS", 2)
+    settings.USAGE_MAX_EVENTS = 5
+    body = ndjson(*[event(world["volume"], quantity=n) for n in range(1, 8)])
+    response = post(world["licensee_client"], body, content_type="application/x-ndjson")
+    report = response.json()
+    assert report["status"] == "rejected"
+    assert report["events_accepted"] == 0
+    assert "at most 5 events" in report["errors"][0]["message"]
+    assert not UsageEvent.objects.filter(report_id=report["id"]).exists()
+
+
+def test_rejections_are_in_the_language_of_the_request(world, agreement):
+    body = ndjson(event(world["volume"]), event(world["volume"], quantity=0))
+    response = post(world["licensee_client"], body, content_type="application/x-ndjson", HTTP_ACCEPT_LANGUAGE="ja")
+    message = response.json()["errors"][0]["message"]
+    assert message.startswith("quantity"), message
+    assert not message.isascii(), message
