@@ -712,11 +712,11 @@ SQL_LABELS = [  # (pattern, label) for the statements of ingest.store, first mat
     (r"CREATE TEMPORARY TABLE", "create the temporary tables"),
     (r"^\s*TRUNCATE usage_staging", "empty the temporary tables (per chunk)"),
     (r"INSERT INTO usage_resolved", "resolve: INSERT INTO usage_resolved (work references)"),
-    (r"enable_mergejoin", "SET / RESET enable_mergejoin"),
+    (r"enable_mergejoin|default_statistics_target", "SET / RESET planner settings"),
     (r"^\s*ANALYZE", "ANALYZE the resolved events"),
     (r"SELECT licensing_coverage_query", "write the coverage query (licensing_coverage_query)"),
     (r"INSERT INTO licensing_usageevent", "cover + insert + count (one statement)"),
-    (r"^\s*COPY", "COPY into the staging table (Python write_row included)"),
+    (r"^\s*COPY", "COPY into the staging table (text made by the parsing thread)"),
 ]
 
 

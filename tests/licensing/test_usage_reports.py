@@ -332,3 +332,18 @@ def test_rejections_are_in_the_language_of_the_request(world, agreement):
     message = response.json()["errors"][0]["message"]
     assert message.startswith("quantity"), message
     assert not message.isascii(), message
+
+
+def test_text_is_stored_exactly_whatever_its_characters(world, agreement):
+    """Events reach PostgreSQL as COPY text: tabs, newlines and backslashes in a model's name or an external id
+    are escaped, not read as separators."""
+    from licensing.models import WorkIdentifier
+
+    WorkIdentifier.objects.create(work=world["volume"], scheme="odd", value="a\\b\tc")
+    model = "video\tmodel\\2\nbeta \\N"
+    body = ndjson(event("ext:odd:a\\b\tc", model=model), event(world["volume"], model="  \\N  "))
+    response = post(world["licensee_client"], body, content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    assert response.json()["events_accepted"] == 2, response.json()
+    stored = UsageEvent.objects.filter(report_id=response.json()["id"]).order_by("line")
+    assert [(e.work_id, e.model) for e in stored] == [(world["volume"].pk, model), (world["volume"].pk, "\\N")]
