@@ -710,13 +710,15 @@ def _stop_orphans() -> int:
 SQL_LABELS = [  # (pattern, label) for the statements of ingest.store, first match wins
     (r"^\s*DROP TABLE", "drop temporary tables"),
     (r"CREATE TEMPORARY TABLE", "create the temporary tables"),
-    (r"^\s*TRUNCATE usage_staging", "empty the temporary tables (per chunk)"),
-    (r"INSERT INTO usage_resolved", "resolve: INSERT INTO usage_resolved (work references)"),
+    (r"^\s*TRUNCATE", "empty the temporary tables (per chunk)"),
+    (r"INSERT INTO usage_ref_works", "resolve each distinct reference once (usage_ref_works)"),
+    (r"INSERT INTO usage_resolved", "the chunk's events with their works (usage_resolved)"),
     (r"enable_mergejoin|default_statistics_target", "SET / RESET planner settings"),
     (r"^\s*ANALYZE", "ANALYZE the resolved events"),
     (r"SELECT licensing_coverage_query", "write the coverage query (licensing_coverage_query)"),
     (r"INSERT INTO licensing_usageevent", "cover + insert + count (one statement)"),
-    (r"^\s*COPY", "COPY into the staging table (text made by the parsing thread)"),
+    (r"^\s*COPY usage_refs", "COPY the new references (text made by the parsing thread)"),
+    (r"^\s*COPY", "COPY the events (text made by the parsing thread)"),
 ]
 
 

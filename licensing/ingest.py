@@ -49,6 +49,7 @@ class BodyError(ValueError):
 @dataclass
 class Parsed:
     rows: list[str] = field(default_factory=list)  # the valid events, as lines for COPY into usage_staging
+    refs: list[str] = field(default_factory=list)  # the references first named in this chunk, for usage_refs
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
     received: int = 0
 
@@ -169,7 +170,8 @@ def parse_chunks(
     way; `received` counts every event so far. BodyError when the body is not a report or holds too many events."""
     max_events = settings.USAGE_MAX_EVENTS
     size = size or CHUNK_EVENTS
-    validate = event_validator(period, default_territory)
+    new_refs: list[str] = []  # filled by the validator; handed over with each chunk
+    validate = event_validator(period, default_territory, new_refs)
     chunk = Parsed()
     rows, errors = chunk.rows, chunk.errors
     received = 0
@@ -181,13 +183,14 @@ def parse_chunks(
         if row.__class__ is str:
             rows.append(row)
             if len(rows) >= size:
-                chunk.received = received
+                chunk.received, chunk.refs = received, new_refs.copy()
+                new_refs.clear()
                 yield chunk
                 chunk = Parsed()
                 rows, errors = chunk.rows, chunk.errors
         else:
             errors.append((line, str(row)))
-    chunk.received = received
+    chunk.received, chunk.refs = received, new_refs.copy()
     yield chunk
 
 
@@ -209,15 +212,17 @@ def copy_text(value: str | None) -> str:
     return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPES[m[0]], value) if _COPY_SPECIAL.search(value) else value
 
 
-@lru_cache(maxsize=65536)
-def _reference_columns(reference) -> str:
+def _reference_line(key: int, reference) -> str:
     ref_id = None if reference.id is None else str(reference.id)
-    return "\t".join(copy_text(v) for v in (ref_id, reference.isbn, reference.iscc, reference.scheme, reference.value))
+    values = (ref_id, reference.isbn, reference.iscc, reference.scheme, reference.value)
+    return f"{key}\t" + "\t".join(copy_text(v) for v in values) + "\n"
 
 
-def event_validator(period: dt.date, default_territory: str):
+def event_validator(period: dt.date, default_territory: str, new_refs: list[str]):
     """validate(event, line) → the event's line for COPY into usage_staging (text format, see STAGING_COLUMNS), or
-    a Rejection saying why the event is rejected.
+    a Rejection saying why the event is rejected. Each distinct reference gets a number the first time it is named
+    (its line for usage_refs appended to `new_refs`), and events carry that number: PostgreSQL resolves each
+    reference once per report, not once per event.
 
     Called once per event, in the parsing thread: plain code, and the values a report repeats (its dates,
     territories, models and references) are checked and written out once and remembered for the rest of it; the
@@ -227,6 +232,7 @@ def event_validator(period: dt.date, default_territory: str):
     dates: dict[str, str] = {}  # as sent → ISO date, or a Rejection
     territories: dict[str, str | None] = {}
     models: dict[str, str | None] = {}  # as sent → stripped and escaped for COPY, or None
+    keys: dict = {}  # Reference → its number in this report
 
     def occurred_on(value: str) -> str:
         try:
@@ -291,7 +297,11 @@ def event_validator(period: dt.date, default_territory: str):
             money = _revenue(revenue.amount, revenue.currency)
             if money.__class__ is Rejection:
                 return money
-        return f"{line}\t{_reference_columns(reference)}\t{use}\t{quantity}\t{day}\t{model}\t{territory}\t{money}\n"
+        key = keys.get(reference)
+        if key is None:
+            key = keys[reference] = len(keys) + 1
+            new_refs.append(_reference_line(key, reference))
+        return f"{line}\t{key}\t{use}\t{quantity}\t{day}\t{model}\t{territory}\t{money}\n"
 
     return validate
 
@@ -318,34 +328,39 @@ def _revenue(amount: str, currency: str) -> str:
 
 STAGING = """
 CREATE TEMPORARY TABLE usage_staging (
-    line integer NOT NULL,
-    ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text,
+    line integer NOT NULL, ref integer NOT NULL,
     use text NOT NULL, quantity bigint NOT NULL, occurred_on date NOT NULL, model text NOT NULL,
     territory text NOT NULL, revenue_amount bigint, revenue_currency text
-) ON COMMIT DROP
-"""
-STAGING_COLUMNS = (
-    "line, ref_id, ref_isbn, ref_iscc, ref_scheme, ref_value, use, quantity, occurred_on, model, territory, "
-    "revenue_amount, revenue_currency"
-)
-
-RESOLVED = """
+) ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_refs (
+    ref integer NOT NULL, ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text
+) ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_resolved (
     line integer NOT NULL, work_id uuid, use text NOT NULL, quantity bigint NOT NULL, occurred_on date NOT NULL,
     model text NOT NULL, territory text NOT NULL, revenue_amount bigint, revenue_currency text
 ) ON COMMIT DROP
 """
+STAGING_COLUMNS = "line, ref, use, quantity, occurred_on, model, territory, revenue_amount, revenue_currency"
+REFS_COLUMNS = "ref, ref_id, ref_isbn, ref_iscc, ref_scheme, ref_value"
+TEMPORARY_TABLES = ("usage_staging", "usage_refs", "usage_ref_works", "usage_resolved")
 
-# 1. the works named, every kind of reference in one pass
+# 1. the works the chunk's new references name, every kind of reference in one pass (each reference once a report)
+RESOLVE_REFS = """
+INSERT INTO usage_ref_works (ref, work_id)
+SELECT r.ref, coalesce(w1.id, w2.id, w3.id, x.work_id)
+  FROM usage_refs r
+  LEFT JOIN licensing_work w1 ON w1.id = r.ref_id
+  LEFT JOIN licensing_work w2 ON w2.isbn = r.ref_isbn
+  LEFT JOIN licensing_work w3 ON w3.iscc = r.ref_iscc
+  LEFT JOIN licensing_workidentifier x ON x.scheme = r.ref_scheme AND x.value = r.ref_value
+"""
+# and the chunk's events with them
 RESOLVE = """
 INSERT INTO usage_resolved
-SELECT s.line, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id, s.use, s.quantity, s.occurred_on, s.model,
-       s.territory, s.revenue_amount, s.revenue_currency
-  FROM usage_staging s
-  LEFT JOIN licensing_work w1 ON w1.id = s.ref_id
-  LEFT JOIN licensing_work w2 ON w2.isbn = s.ref_isbn
-  LEFT JOIN licensing_work w3 ON w3.iscc = s.ref_iscc
-  LEFT JOIN licensing_workidentifier x ON x.scheme = s.ref_scheme AND x.value = s.ref_value
+SELECT s.line, rw.work_id, s.use, s.quantity, s.occurred_on, s.model, s.territory, s.revenue_amount,
+       s.revenue_currency
+  FROM usage_staging s JOIN usage_ref_works rw ON rw.ref = s.ref
 """
 
 # 2. every event with its fate: covered (licensing_coverage_query over usage_resolved, each line its position), and
@@ -411,23 +426,26 @@ class Stager:
             "currency": _("revenue: reported in %s, but the agreement is in %s."),
             "period": period, "report": report_id, "licensee": licensee_id, "late": late, "limit": MAX_ERRORS,
         }  # fmt: skip
-        for table in ("usage_staging", "usage_resolved"):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMPORARY_TABLES)}")
         cursor.execute(STAGING)
-        cursor.execute(RESOLVED)
         cursor.execute("SELECT licensing_coverage_query(%s, quote_literal(%s) || '::uuid')",
                        [COVERAGE_SOURCE, str(licensee_id)])  # fmt: skip
         self.statement = STORE.format(coverage=cursor.fetchone()[0].replace("%", "%%"))
         cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
         cursor.execute("SET LOCAL default_statistics_target = 10")  # a 3,000-row sample is plenty for a chunk
 
-    def store(self, rows: list[str], result: Result) -> None:
-        if not rows:
-            return
+    def store(self, chunk: Parsed, result: Result) -> None:
         cursor = self.cursor
+        if chunk.refs:
+            cursor.execute("TRUNCATE usage_refs")
+            with cursor.cursor.copy(f"COPY usage_refs ({REFS_COLUMNS}) FROM STDIN") as copy:
+                copy.write("".join(chunk.refs))
+            cursor.execute(RESOLVE_REFS)
+        if not chunk.rows:
+            return
         cursor.execute("TRUNCATE usage_staging, usage_resolved")
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
-            copy.write("".join(rows))
+            copy.write("".join(chunk.rows))
         cursor.execute(RESOLVE)
         # the coverage query is planned with the chunk's real figures (how many distinct works, keys…)
         cursor.execute("ANALYZE usage_resolved (work_id, use, occurred_on, territory)")
@@ -439,7 +457,7 @@ class Stager:
     def close(self) -> None:
         self.cursor.execute("RESET enable_mergejoin")
         self.cursor.execute("RESET default_statistics_target")
-        self.cursor.execute("DROP TABLE usage_staging, usage_resolved")
+        self.cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
 
 
 _DONE = object()
@@ -483,7 +501,7 @@ def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory
                     raise chunk
                 result.received = chunk.received
                 result.add(rejected=len(chunk.errors), errors=chunk.errors)
-                stager.store(chunk.rows, result)
+                stager.store(chunk, result)
             stager.close()
     finally:
         stop.set()
