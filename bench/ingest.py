@@ -709,14 +709,16 @@ def _stop_orphans() -> int:
 
 SQL_LABELS = [  # (pattern, label) for the statements of ingest.store, first match wins
     (r"^\s*DROP TABLE", "drop temporary tables"),
+    (r"CREATE TEMPORARY TABLE usage_ag", "rank the licensee's agreements (once)"),
     (r"CREATE TEMPORARY TABLE", "create the temporary tables"),
+    (r"ALTER TABLE usage_ag|ANALYZE usage_ag", "index and analyse the ranked agreements (once)"),
     (r"^\s*TRUNCATE", "empty the temporary tables (per chunk)"),
     (r"INSERT INTO usage_ref_works", "resolve each distinct reference once (usage_ref_works)"),
-    (r"INSERT INTO usage_resolved", "the chunk's events with their works (usage_resolved)"),
-    (r"enable_mergejoin|default_statistics_target", "SET / RESET planner settings"),
-    (r"^\s*ANALYZE", "ANALYZE the resolved events"),
-    (r"SELECT licensing_coverage_query", "write the coverage query (licensing_coverage_query)"),
-    (r"INSERT INTO licensing_usageevent", "cover + insert + count (one statement)"),
+    (r"INSERT INTO usage_covers", "each new work's candidate agreements and reservations (usage_covers)"),
+    (r"INSERT INTO usage_fits", "each new (use, date, territory)'s fitting agreements (usage_fits)"),
+    (r"enable_mergejoin", "SET / RESET planner settings"),
+    (r"SELECT licensing_ranked_agreements_query", "write the coverage queries (once)"),
+    (r"INSERT INTO licensing_usageevent", "pick agreements + insert + count (one statement)"),
     (r"^\s*COPY usage_refs", "COPY the new references (text made by the parsing thread)"),
     (r"^\s*COPY", "COPY the events (text made by the parsing thread)"),
 ]

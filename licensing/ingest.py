@@ -131,23 +131,42 @@ def _lines(body: bytes) -> int:
     return body.count(b"\n") + (0 if body.endswith(b"\n") else 1) if body else 0
 
 
+FIRST_SLICE_BYTES = 128 * 1024  # NDJSON decoded in slices, the first small: the storing thread starts sooner
+SLICE_BYTES = 4 * 1024 * 1024
+
+
+def _slices(body: bytes) -> Iterator[bytes]:
+    """The body in slices of whole lines."""
+    start, size = 0, FIRST_SLICE_BYTES
+    while start < len(body):
+        end = body.find(b"\n", start + size)
+        end = len(body) if end < 0 else end + 1
+        yield body[start:end]
+        start, size = end, SLICE_BYTES
+
+
 def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, Event | str]]:
     """(line, event or the message saying why that line is not one). NDJSON counts lines from 1, blank lines
     skipped; a JSON body `{"events": [...]}` counts its events from 1 (and raises BodyError if it is not one).
 
-    NDJSON is decoded in one call (msgspec's decode_lines) when every line is a well-typed event, the common
-    case; a body with a blank or a bad line is decoded again line by line, to say which and why."""
+    NDJSON is decoded a slice of lines at a time, each in one call (msgspec's decode_lines) when every line in it
+    is a well-typed event, the common case; a slice with a blank or a bad line is decoded again line by line, to
+    say which and why."""
     if content_type == "application/x-ndjson":
-        try:
-            events = _EVENT.decode_lines(body)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            events = None
-        if events is not None and len(events) == _lines(body):
-            yield from enumerate(events, start=1)
-            return
-        for number, raw in enumerate(body.split(b"\n"), start=1):
-            if raw.strip():
-                yield number, _decode_event(raw)
+        first = 1
+        for piece in _slices(body):
+            lines = _lines(piece)
+            try:
+                events = _EVENT.decode_lines(piece)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                events = None
+            if events is not None and len(events) == lines:
+                yield from enumerate(events, start=first)
+            else:
+                for number, raw in enumerate(piece.split(b"\n"), start=first):
+                    if raw.strip():
+                        yield number, _decode_event(raw)
+            first += lines
         return
     try:
         document = _JSON_REPORT.decode(body)
@@ -161,6 +180,7 @@ def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, Event | s
 
 
 CHUNK_EVENTS = 50_000  # valid events per chunk: stored while the next chunk is parsed
+FIRST_CHUNK_EVENTS = 5_000  # the first chunk small: the storing thread starts sooner
 
 
 def parse_chunks(
@@ -170,6 +190,7 @@ def parse_chunks(
     way; `received` counts every event so far. BodyError when the body is not a report or holds too many events."""
     max_events = settings.USAGE_MAX_EVENTS
     size = size or CHUNK_EVENTS
+    limit = min(size, FIRST_CHUNK_EVENTS)
     new_refs: list[str] = []  # filled by the validator; handed over with each chunk
     validate = event_validator(period, default_territory, new_refs)
     chunk = Parsed()
@@ -182,7 +203,8 @@ def parse_chunks(
         row = validate(event, line) if event.__class__ is Event else Rejection(event)
         if row.__class__ is str:
             rows.append(row)
-            if len(rows) >= size:
+            if len(rows) >= limit:
+                limit = size
                 chunk.received, chunk.refs = received, new_refs.copy()
                 new_refs.clear()
                 yield chunk
@@ -336,16 +358,22 @@ CREATE TEMPORARY TABLE usage_refs (
     ref integer NOT NULL, ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid) ON COMMIT DROP;
-CREATE TEMPORARY TABLE usage_resolved (
-    line integer NOT NULL, work_id uuid, use text NOT NULL, quantity bigint NOT NULL, occurred_on date NOT NULL,
-    model text NOT NULL, territory text NOT NULL, revenue_amount bigint, revenue_currency text
+CREATE TEMPORARY TABLE usage_covers (work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL)
+ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_fits (
+    use text NOT NULL, on_date date NOT NULL, territory text NOT NULL, bits varbit NOT NULL,
+    PRIMARY KEY (use, on_date, territory)
 ) ON COMMIT DROP
 """
 STAGING_COLUMNS = "line, ref, use, quantity, occurred_on, model, territory, revenue_amount, revenue_currency"
 REFS_COLUMNS = "ref, ref_id, ref_isbn, ref_iscc, ref_scheme, ref_value"
-TEMPORARY_TABLES = ("usage_staging", "usage_refs", "usage_ref_works", "usage_resolved")
+TEMPORARY_TABLES = ("usage_staging", "usage_refs", "usage_ref_works", "usage_covers", "usage_fits", "usage_ag")
 
-# 1. the works the chunk's new references name, every kind of reference in one pass (each reference once a report)
+# Once per report: the licensee's active agreements, ranked (licensing_ranked_agreements_query)
+AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
+
+# Per chunk, each step only for what the report has not met before:
+# 1. the works its new references name, every kind of reference in one pass;
 RESOLVE_REFS = """
 INSERT INTO usage_ref_works (ref, work_id)
 SELECT r.ref, coalesce(w1.id, w2.id, w3.id, x.work_id)
@@ -355,48 +383,52 @@ SELECT r.ref, coalesce(w1.id, w2.id, w3.id, x.work_id)
   LEFT JOIN licensing_work w3 ON w3.iscc = r.ref_iscc
   LEFT JOIN licensing_workidentifier x ON x.scheme = r.ref_scheme AND x.value = r.ref_value
 """
-# and the chunk's events with them
-RESOLVE = """
-INSERT INTO usage_resolved
-SELECT s.line, rw.work_id, s.use, s.quantity, s.occurred_on, s.model, s.territory, s.revenue_amount,
-       s.revenue_currency
-  FROM usage_staging s JOIN usage_ref_works rw ON rw.ref = s.ref
-"""
-
-# 2. every event with its fate: covered (licensing_coverage_query over usage_resolved, each line its position), and
-# the reason it is rejected, or NULL; 3. the accepted ones inserted, counted as they go; the rejected ones counted
-# and the first of them listed. One statement: the coverage rules run once per report.
+# 2. those works' candidate agreements and reserved uses (licensing_work_cover_query);
+NEW_WORKS = """(
+    SELECT DISTINCT rw.work_id FROM usage_refs r JOIN usage_ref_works rw ON rw.ref = r.ref
+     WHERE rw.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = rw.work_id)
+)"""
+COVERS = "INSERT INTO usage_covers (work_id, bits, reserved) SELECT * FROM ({covers}) c"
+# 3. the agreements that fit its new (use, date, territory) keys (licensing_fits_query);
+NEW_KEYS = """(
+    SELECT DISTINCT s.use, s.occurred_on AS on_date, s.territory FROM usage_staging s
+     WHERE NOT EXISTS (SELECT 1 FROM usage_fits f
+                        WHERE f.use = s.use AND f.on_date = s.occurred_on AND f.territory = s.territory)
+)"""
+FITS = "INSERT INTO usage_fits (use, on_date, territory, bits) SELECT * FROM ({fits}) f"
+# 4. every event with its fate: its work, its agreement (the first bit set in both its work's and its key's bits: the
+# preferred one), reserved or not, accepted or not (rejected: an unknown work, or revenue in another currency than
+# the agreement's); the accepted ones inserted; all counted and the first rejections listed. One statement.
 STORE = """
-WITH covered AS MATERIALIZED (
-    SELECT c.ord, CASE WHEN c.reserved THEN NULL ELSE c.agreement_id END AS agreement_id, c.reserved, a.currency
-      FROM ({coverage}) c
-      LEFT JOIN licensing_agreement a ON a.id = c.agreement_id AND NOT c.reserved
+WITH fate AS MATERIALIZED (
+    SELECT e.*, e.work_id IS NOT NULL
+                AND (e.revenue_currency IS NULL OR e.currency IS NULL OR e.revenue_currency = e.currency) AS accepted
+      FROM (SELECT s.line, rw.work_id, s.use, s.quantity, s.occurred_on, s.model, s.territory, s.revenue_amount,
+                   s.revenue_currency, coalesce(s.use = ANY(cv.reserved), false) AS reserved,
+                   CASE WHEN s.use = ANY(cv.reserved) THEN NULL ELSE ag.id END AS agreement_id,
+                   CASE WHEN s.use = ANY(cv.reserved) THEN NULL ELSE ag.currency END AS currency
+              FROM usage_staging s
+              JOIN usage_ref_works rw ON rw.ref = s.ref
+              LEFT JOIN usage_covers cv ON cv.work_id = rw.work_id
+              LEFT JOIN usage_fits f ON f.use = s.use AND f.on_date = s.occurred_on AND f.territory = s.territory
+              LEFT JOIN usage_ag ag ON ag.rank = position(B'1' IN cv.bits & f.bits)) e
 ),
 inserted AS (
     INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, quantity,
                                       occurred_on, model, territory, revenue_amount, revenue_currency, reserved, late)
-    SELECT %(period)s, %(report)s, r.line, %(licensee)s, r.work_id, c.agreement_id, r.use, r.quantity, r.occurred_on,
-           r.model, r.territory, r.revenue_amount, r.revenue_currency, c.reserved, %(late)s
-      FROM usage_resolved r JOIN covered c ON c.ord = r.line
-     WHERE r.revenue_currency IS NULL OR c.currency IS NULL OR r.revenue_currency = c.currency
-    RETURNING agreement_id
-),
-rejected AS MATERIALIZED (
-    SELECT r.line,
-           CASE WHEN r.work_id IS NULL THEN %(unknown)s
-                ELSE format(%(currency)s, r.revenue_currency, c.currency) END AS error
-      FROM usage_resolved r LEFT JOIN covered c ON c.ord = r.line
-     WHERE r.work_id IS NULL OR r.revenue_currency <> c.currency
+    SELECT %(period)s, %(report)s, r.line, %(licensee)s, r.work_id, r.agreement_id, r.use, r.quantity, r.occurred_on,
+           r.model, r.territory, r.revenue_amount, r.revenue_currency, r.reserved, %(late)s
+      FROM fate r WHERE r.accepted
 )
-SELECT (SELECT count(*) FROM inserted),
-       (SELECT count(*) FILTER (WHERE agreement_id IS NULL) FROM inserted),
-       (SELECT count(*) FROM rejected),
-       (SELECT array_agg(ARRAY[line::text, error] ORDER BY line)
-          FROM (SELECT line, error FROM rejected ORDER BY line LIMIT %(limit)s) e)
+SELECT count(*) FILTER (WHERE accepted),
+       count(*) FILTER (WHERE accepted AND agreement_id IS NULL),
+       count(*) FILTER (WHERE NOT accepted),
+       (SELECT array_agg(ARRAY[e.line::text, e.error] ORDER BY e.line)
+          FROM (SELECT r.line, CASE WHEN r.work_id IS NULL THEN %(unknown)s
+                                    ELSE format(%(currency)s, r.revenue_currency, r.currency) END AS error
+                  FROM fate r WHERE NOT r.accepted ORDER BY r.line LIMIT %(limit)s) e)
+  FROM fate
 """
-COVERAGE_SOURCE = """(
-    SELECT line AS ord, work_id, use, occurred_on AS on_date, territory FROM usage_resolved WHERE work_id IS NOT NULL
-)"""
 
 
 @dataclass
@@ -415,9 +447,13 @@ class Result:
 
 
 class Stager:
-    """Stores chunks of staging rows in the caller's transaction: COPY into the staging table, resolve the work
-    references, then one statement applies the coverage rules, inserts the accepted events and counts the rest.
-    The temporary tables and the coverage query are made once per report."""
+    """Stores chunks of staging rows in the caller's transaction: COPY into the staging table, then one statement
+    applies the coverage rules, inserts the accepted events and counts the rest.
+
+    What coverage needs is computed once per report and kept in temporary tables across the chunks: the licensee's
+    agreements, ranked; each distinct reference's work; each work's candidate agreements and reserved uses; each
+    (use, date, territory)'s fitting agreements. A chunk computes them only for the values it is the first to name,
+    and its events find theirs by hash joins."""
 
     def __init__(self, cursor, *, report_id, licensee_id, period: dt.date, late: bool):
         self.cursor = cursor
@@ -428,11 +464,18 @@ class Stager:
         }  # fmt: skip
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMPORARY_TABLES)}")
         cursor.execute(STAGING)
-        cursor.execute("SELECT licensing_coverage_query(%s, quote_literal(%s) || '::uuid')",
-                       [COVERAGE_SOURCE, str(licensee_id)])  # fmt: skip
-        self.statement = STORE.format(coverage=cursor.fetchone()[0].replace("%", "%%"))
+        cursor.execute(
+            "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),"
+            " licensing_work_cover_query(%s, 'usage_ag'), licensing_fits_query(%s, 'usage_ag')",
+            [str(licensee_id), NEW_WORKS, NEW_KEYS],
+        )
+        agreements, covers, fits = cursor.fetchone()
+        cursor.execute(AGREEMENTS.format(agreements=agreements))
+        cursor.execute("ALTER TABLE usage_ag ADD PRIMARY KEY (rank)")
+        cursor.execute("ANALYZE usage_ag")
+        self.covers = COVERS.format(covers=covers)
+        self.fits = FITS.format(fits=fits)
         cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
-        cursor.execute("SET LOCAL default_statistics_target = 10")  # a 3,000-row sample is plenty for a chunk
 
     def store(self, chunk: Parsed, result: Result) -> None:
         cursor = self.cursor
@@ -441,22 +484,20 @@ class Stager:
             with cursor.cursor.copy(f"COPY usage_refs ({REFS_COLUMNS}) FROM STDIN") as copy:
                 copy.write("".join(chunk.refs))
             cursor.execute(RESOLVE_REFS)
+            cursor.execute(self.covers)
         if not chunk.rows:
             return
-        cursor.execute("TRUNCATE usage_staging, usage_resolved")
+        cursor.execute("TRUNCATE usage_staging")
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
             copy.write("".join(chunk.rows))
-        cursor.execute(RESOLVE)
-        # the coverage query is planned with the chunk's real figures (how many distinct works, keys…)
-        cursor.execute("ANALYZE usage_resolved (work_id, use, occurred_on, territory)")
-        cursor.execute(self.statement, self.params)
+        cursor.execute(self.fits)
+        cursor.execute(STORE, self.params)
         accepted, unlicensed, rejected, errors = cursor.fetchone()
         result.add(accepted=accepted, rejected=rejected, unlicensed=unlicensed,
                    errors=[(int(line), message) for line, message in (errors or [])])  # fmt: skip
 
     def close(self) -> None:
         self.cursor.execute("RESET enable_mergejoin")
-        self.cursor.execute("RESET default_statistics_target")
         self.cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
 
 

@@ -295,21 +295,27 @@ def test_unlicensed_use_is_visible_to_staff_and_to_the_holders_concerned(world, 
     assert "licensed-model" in html
 
 
-def test_a_report_in_many_chunks_stores_every_event_once_with_its_line(world, agreement, monkeypatch):
-    """Chunks are parsed in a helper thread while the previous ones are stored: the same result as one chunk."""
+@pytest.mark.parametrize("slice_bytes", [None, 1, 150], ids=["one-slice", "line-by-line", "a-few-lines"])
+def test_a_report_in_many_chunks_stores_every_event_once_with_its_line(world, agreement, monkeypatch, slice_bytes):
+    """Chunks are parsed in a helper thread while the previous ones are stored, the body decoded a slice of lines
+    at a time: the same result, the same line numbers (blank lines counted, not events) as one piece."""
     from licensing import ingest
 
     monkeypatch.setattr(ingest, "CHUNK_EVENTS", 2)
+    if slice_bytes:
+        monkeypatch.setattr(ingest, "FIRST_SLICE_BYTES", slice_bytes)
+        monkeypatch.setattr(ingest, "SLICE_BYTES", slice_bytes)
     volume = world["volume"]
     lines = [event(volume, quantity=n) if n % 3 else event("isbn:978-4-08-999999-9", quantity=n) for n in range(1, 12)]
     lines.insert(4, b"{not json")
+    lines.insert(8, b"")
     response = post(world["licensee_client"], ndjson(*lines), content_type="application/x-ndjson")
     assert response.status_code == 201, response.content
     report = response.json()
     assert (report["events_received"], report["events_accepted"], report["events_rejected"]) == (12, 8, 4)
-    assert [error["line"] for error in report["errors"]] == [3, 5, 7, 10]
+    assert [error["line"] for error in report["errors"]] == [3, 5, 7, 11]
     stored = UsageEvent.objects.filter(report_id=report["id"]).order_by("line").values_list("line", "quantity")
-    assert list(stored) == [(1, 1), (2, 2), (4, 4), (6, 5), (8, 7), (9, 8), (11, 10), (12, 11)]
+    assert list(stored) == [(1, 1), (2, 2), (4, 4), (6, 5), (8, 7), (10, 8), (12, 10), (13, 11)]
 
 
 def test_a_body_found_too_large_half_way_stores_none_of_its_chunks(world, agreement, monkeypatch, settings):
