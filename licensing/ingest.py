@@ -357,7 +357,8 @@ CREATE TEMPORARY TABLE usage_staging (
 CREATE TEMPORARY TABLE usage_refs (
     ref integer NOT NULL, ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text
 ) ON COMMIT DROP;
-CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid) ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid, bits varbit, reserved text[])
+ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_covers (work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL)
 ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_fits (
@@ -373,43 +374,52 @@ TEMPORARY_TABLES = ("usage_staging", "usage_refs", "usage_ref_works", "usage_cov
 AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
 
 # Per chunk, each step only for what the report has not met before:
-# 1. the works its new references name, every kind of reference in one pass;
+# 1. the works its new references name, every kind of reference in one pass, and those works' candidate agreements
+# and reserved uses (licensing_work_cover_query; the works already met keep theirs in usage_covers), kept per
+# reference: each event then finds its work and cover in one hash join;
 RESOLVE_REFS = """
-INSERT INTO usage_ref_works (ref, work_id)
-SELECT r.ref, coalesce(w1.id, w2.id, w3.id, x.work_id)
-  FROM usage_refs r
-  LEFT JOIN licensing_work w1 ON w1.id = r.ref_id
-  LEFT JOIN licensing_work w2 ON w2.isbn = r.ref_isbn
-  LEFT JOIN licensing_work w3 ON w3.iscc = r.ref_iscc
-  LEFT JOIN licensing_workidentifier x ON x.scheme = r.ref_scheme AND x.value = r.ref_value
+WITH resolved AS MATERIALIZED (
+    SELECT r.ref, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id
+      FROM usage_refs r
+      LEFT JOIN licensing_work w1 ON w1.id = r.ref_id
+      LEFT JOIN licensing_work w2 ON w2.isbn = r.ref_isbn
+      LEFT JOIN licensing_work w3 ON w3.iscc = r.ref_iscc
+      LEFT JOIN licensing_workidentifier x ON x.scheme = r.ref_scheme AND x.value = r.ref_value
+), fresh AS MATERIALIZED (
+    {covers}
+), kept AS (
+    INSERT INTO usage_covers (work_id, bits, reserved) SELECT work_id, bits, reserved FROM fresh
+)
+INSERT INTO usage_ref_works (ref, work_id, bits, reserved)
+SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserved)
+  FROM resolved r
+  LEFT JOIN fresh f ON f.work_id = r.work_id
+  LEFT JOIN usage_covers c ON c.work_id = r.work_id
 """
-# 2. those works' candidate agreements and reserved uses (licensing_work_cover_query);
 NEW_WORKS = """(
-    SELECT DISTINCT rw.work_id FROM usage_refs r JOIN usage_ref_works rw ON rw.ref = r.ref
-     WHERE rw.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = rw.work_id)
+    SELECT DISTINCT r.work_id FROM resolved r
+     WHERE r.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = r.work_id)
 )"""
-COVERS = "INSERT INTO usage_covers (work_id, bits, reserved) SELECT * FROM ({covers}) c"
-# 3. the agreements that fit its new (use, date, territory) keys (licensing_fits_query);
+# 2. the agreements that fit its new (use, date, territory) keys (licensing_fits_query);
 NEW_KEYS = """(
     SELECT DISTINCT s.use, s.occurred_on AS on_date, s.territory FROM usage_staging s
      WHERE NOT EXISTS (SELECT 1 FROM usage_fits f
                         WHERE f.use = s.use AND f.on_date = s.occurred_on AND f.territory = s.territory)
 )"""
 FITS = "INSERT INTO usage_fits (use, on_date, territory, bits) SELECT * FROM ({fits}) f"
-# 4. every event with its fate: its work, its agreement (the first bit set in both its work's and its key's bits: the
+# 3. every event with its fate: its work, its agreement (the first bit set in both its work's and its key's bits: the
 # preferred one), reserved or not, accepted or not (rejected: an unknown work, or revenue in another currency than
 # the agreement's); the accepted ones inserted; all counted and the first rejections listed. One statement.
 STORE = """
 WITH fate AS MATERIALIZED (
     SELECT e.*, e.work_id IS NOT NULL
                 AND (e.revenue_currency IS NULL OR e.currency IS NULL OR e.revenue_currency = e.currency) AS accepted
-      FROM (SELECT s.line, rw.work_id, s.use, s.quantity, s.occurred_on, s.model, s.territory, s.revenue_amount,
+      FROM (SELECT s.line, cv.work_id, s.use, s.quantity, s.occurred_on, s.model, s.territory, s.revenue_amount,
                    s.revenue_currency, coalesce(s.use = ANY(cv.reserved), false) AS reserved,
                    CASE WHEN s.use = ANY(cv.reserved) THEN NULL ELSE ag.id END AS agreement_id,
                    CASE WHEN s.use = ANY(cv.reserved) THEN NULL ELSE ag.currency END AS currency
               FROM usage_staging s
-              JOIN usage_ref_works rw ON rw.ref = s.ref
-              LEFT JOIN usage_covers cv ON cv.work_id = rw.work_id
+              JOIN usage_ref_works cv ON cv.ref = s.ref
               LEFT JOIN usage_fits f ON f.use = s.use AND f.on_date = s.occurred_on AND f.territory = s.territory
               LEFT JOIN usage_ag ag ON ag.rank = position(B'1' IN cv.bits & f.bits)) e
 ),
@@ -473,21 +483,20 @@ class Stager:
         cursor.execute(AGREEMENTS.format(agreements=agreements))
         cursor.execute("ALTER TABLE usage_ag ADD PRIMARY KEY (rank)")
         cursor.execute("ANALYZE usage_ag")
-        self.covers = COVERS.format(covers=covers)
+        self.resolve_refs = RESOLVE_REFS.format(covers=covers)
         self.fits = FITS.format(fits=fits)
         cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # a chunk's events with their fate, held in memory
 
     def store(self, chunk: Parsed, result: Result) -> None:
         cursor = self.cursor
+        cursor.execute("TRUNCATE usage_refs, usage_staging")
         if chunk.refs:
-            cursor.execute("TRUNCATE usage_refs")
             with cursor.cursor.copy(f"COPY usage_refs ({REFS_COLUMNS}) FROM STDIN") as copy:
                 copy.write("".join(chunk.refs))
-            cursor.execute(RESOLVE_REFS)
-            cursor.execute(self.covers)
+            cursor.execute(self.resolve_refs)
         if not chunk.rows:
             return
-        cursor.execute("TRUNCATE usage_staging")
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
             copy.write("".join(chunk.rows))
         cursor.execute(self.fits)
@@ -498,6 +507,7 @@ class Stager:
 
     def close(self) -> None:
         self.cursor.execute("RESET enable_mergejoin")
+        self.cursor.execute("RESET work_mem")
         self.cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
 
 

@@ -318,6 +318,44 @@ def test_a_report_in_many_chunks_stores_every_event_once_with_its_line(world, ag
     assert list(stored) == [(1, 1), (2, 2), (4, 4), (6, 5), (8, 7), (10, 8), (12, 10), (13, 11)]
 
 
+def test_what_a_report_has_met_in_one_chunk_covers_the_next_ones_alike(world, agreement, monkeypatch):
+    """Each work's cover and each (use, date, territory)'s agreements are computed once per report and kept across
+    chunks: a work met again under another reference, a key met again, a reservation, an unknown work and a work
+    outside the agreement's scope are judged in later chunks exactly as in the first."""
+    from licensing import ingest
+    from licensing.models import Reservation
+
+    monkeypatch.setattr(ingest, "CHUNK_EVENTS", 2)
+    Reservation.objects.create(rights_holder=world["publisher"], work=world["series"], uses=["training"])
+    volume, series, outside = world["volume"], world["series"], world["artist_work"]
+    lines = [
+        event(volume),  # 1: licensed (generation; the series is in scope)
+        event(outside),  # 2: unlicensed: not in the scope
+        event(f"isbn:{volume.isbn}"),  # 3: the same work by its ISBN, in the second chunk: licensed
+        event(volume, use="training"),  # 4: reserved on the series
+        event(f"isbn:{volume.isbn}", use="training"),  # 5: reserved, the cover reused under another reference
+        event(series, territory="FR"),  # 6: outside the agreement's territories: unlicensed
+        event(volume, territory="FR"),  # 7: a key met before, with a work met before: unlicensed
+        event("isbn:978-4-08-999999-9"),  # 8: no such work
+        event(str(series.pk).upper()),  # 9: the series again, a reference written otherwise: licensed
+    ]
+    response = post(world["licensee_client"], ndjson(*lines), content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    assert [error["line"] for error in response.json()["errors"]] == [8]
+    stored = UsageEvent.objects.filter(report_id=response.json()["id"]).order_by("line")
+    fates = [(e.line, e.work_id, e.agreement_id, e.reserved) for e in stored]
+    assert fates == [
+        (1, volume.pk, agreement.pk, False),
+        (2, outside.pk, None, False),
+        (3, volume.pk, agreement.pk, False),
+        (4, volume.pk, None, True),
+        (5, volume.pk, None, True),
+        (6, series.pk, None, False),
+        (7, volume.pk, None, False),
+        (9, series.pk, agreement.pk, False),
+    ]
+
+
 def test_a_body_found_too_large_half_way_stores_none_of_its_chunks(world, agreement, monkeypatch, settings):
     from licensing import ingest
 
