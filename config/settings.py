@@ -133,9 +133,7 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5))
 # A usage report stages each chunk in temporary tables (about 15 MB per 50,000 events): kept in the session's memory
 # rather than written out and read back (PostgreSQL's default is 8 MB; it is taken only when used).
-DATABASES["default"]["OPTIONS"].setdefault(
-    "options", "-c temp_buffers=" + env_str("DATABASE_TEMP_BUFFERS", "64MB")
-)
+DATABASES["default"]["OPTIONS"].setdefault("options", "-c temp_buffers=" + env_str("DATABASE_TEMP_BUFFERS", "64MB"))
 DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
