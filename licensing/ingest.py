@@ -378,13 +378,20 @@ AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
 # and reserved uses (licensing_work_cover_query; the works already met keep theirs in usage_covers), kept per
 # reference: each event then finds its work and cover in one hash join;
 RESOLVE_REFS = """
-WITH resolved AS MATERIALIZED (
-    SELECT r.ref, coalesce(w1.id, w2.id, w3.id, x.work_id) AS work_id
-      FROM usage_refs r
-      LEFT JOIN licensing_work w1 ON w1.id = r.ref_id
-      LEFT JOIN licensing_work w2 ON w2.isbn = r.ref_isbn
-      LEFT JOIN licensing_work w3 ON w3.iscc = r.ref_iscc
-      LEFT JOIN licensing_workidentifier x ON x.scheme = r.ref_scheme AND x.value = r.ref_value
+WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined on its own, as many as there are
+    SELECT r.ref, w.id AS work_id
+      FROM usage_refs r LEFT JOIN licensing_work w ON w.id = r.ref_id WHERE r.ref_id IS NOT NULL
+    UNION ALL
+    SELECT r.ref, w.id FROM usage_refs r LEFT JOIN licensing_work w ON w.isbn = r.ref_isbn WHERE r.ref_isbn IS NOT NULL
+    UNION ALL
+    SELECT r.ref, w.id FROM usage_refs r LEFT JOIN licensing_work w ON w.iscc = r.ref_iscc WHERE r.ref_iscc IS NOT NULL
+    UNION ALL
+    SELECT r.ref, x.work_id
+      FROM usage_refs r LEFT JOIN licensing_workidentifier x ON x.scheme = r.ref_scheme AND x.value = r.ref_value
+     WHERE r.ref_scheme IS NOT NULL
+    UNION ALL  -- none (never made by parse_reference): no work, the event rejected rather than lost
+    SELECT r.ref, NULL FROM usage_refs r
+     WHERE r.ref_id IS NULL AND r.ref_isbn IS NULL AND r.ref_iscc IS NULL AND r.ref_scheme IS NULL
 ), fresh AS MATERIALIZED (
     {covers}
 ), kept AS (
@@ -494,6 +501,8 @@ class Stager:
         if chunk.refs:
             with cursor.cursor.copy(f"COPY usage_refs ({REFS_COLUMNS}) FROM STDIN") as copy:
                 copy.write("".join(chunk.refs))
+            # how many of each kind: a hash join over the works for the many (uuids), index probes for the few
+            cursor.execute("ANALYZE usage_refs")
             cursor.execute(self.resolve_refs)
         if not chunk.rows:
             return
