@@ -41,7 +41,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -714,7 +713,7 @@ SQL_LABELS = [  # (pattern, label) for the statements of ingest.store, first mat
     (r"CREATE TEMPORARY TABLE", "create the temporary tables"),
     (r"ALTER TABLE usage_ag|ANALYZE usage_ag", "index and analyse the ranked agreements (once)"),
     (r"^\s*TRUNCATE", "empty the temporary tables (per chunk)"),
-    (r"COPY usage_ref_works", "COPY the new references' works and covers (from the second connection)"),
+    (r"INSERT INTO usage_ref_works", "new references: their works, those works' agreements and reservations"),
     (r"INSERT INTO usage_fits", "each new (use, date, territory)'s fitting agreements (usage_fits)"),
     (r"enable_mergejoin|work_mem", "SET / RESET planner settings"),
     (r"SELECT licensing_ranked_agreements_query", "write the coverage queries (once)"),
@@ -739,7 +738,6 @@ class Phases:
     current: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     failed: str = ""  # the statement that failed (cancelled by statement_timeout), and after how long
-    covering: float = 0.0  # ingest.Coverer.cover, in whichever thread (the second connection's, by default)
 
 
 PHASES = [  # (module, function, label), wrapped in this process only, in the order they run
@@ -747,7 +745,7 @@ PHASES = [  # (module, function, label), wrapped in this process only, in the or
     ("licensing.ingest", "body_hash", "body hash (sha256)"),
     ("licensing.usage", "ensure_partition", "ensure the month's partition"),
     ("licensing.usage", "_claim", "claim the key (insert the report row)"),
-    ("licensing.ingest", "ingest", "store, parse and cover overlapped in helper threads (SQL below)"),
+    ("licensing.ingest", "ingest", "store, the parse overlapped in a helper thread (SQL below)"),
     ("licensing.usage", "_finish", "finish (update the report row)"),
 ]
 
@@ -779,24 +777,8 @@ def _instrumented(phases: Phases) -> Iterator[None]:
         setattr(module, name, timed)
         restore.append((module, name, original))
 
-    main = threading.current_thread()
-
-    def in_store() -> bool:  # the request's own thread, inside ingest.ingest (the helper threads: `covering`)
-        return threading.current_thread() is main and bool(phases.current) and phases.current[-1].startswith("store")
-
-    from licensing import ingest
-
-    original_cover = ingest.Coverer.cover
-
-    def cover(self, refs):
-        start = time.perf_counter()
-        try:
-            return original_cover(self, refs)
-        finally:
-            phases.covering += time.perf_counter() - start
-
-    ingest.Coverer.cover = cover
-    restore.append((ingest.Coverer, "cover", original_cover))
+    def in_store() -> bool:
+        return bool(phases.current) and phases.current[-1].startswith("store")
 
     def wrapper(execute, sql, params, many, context):
         start = time.perf_counter()
@@ -1057,8 +1039,6 @@ def _breakdown_lines(breakdown: Breakdown, reports: Reports, http_seconds: float
         if label.startswith("store"):
             parse = "  parse alone: msgspec + validation, in the helper thread (measured apart)"
             lines.append(f"{parse:68}{breakdown.parsing:>9.2f}")
-            covering = "  resolve refs + cover works (Coverer.cover), on the second connection"
-            lines.append(f"{covering:68}{phases.covering:>9.2f}")
             in_statements = 0.0
             for statement, statement_seconds in phases.statements.items():
                 in_statements += statement_seconds
@@ -1066,7 +1046,7 @@ def _breakdown_lines(breakdown: Breakdown, reports: Reports, http_seconds: float
                 times = f" (×{count})" if count != max(1, breakdown.reports) else ""
                 lines.append(f"{'  ' + statement + times:68}{statement_seconds:>9.2f}{statement_seconds / total:>8.1%}")
             rest = seconds - in_statements
-            waiting = "  waiting for the parse or the cover, and Python between statements"
+            waiting = "  waiting for the parse, and Python between statements"
             lines.append(f"{waiting:68}{rest:>9.2f}{rest / total:>8.1%}")
     rest = total - accounted
     lines.append(f"{'COMMIT and the rest of usage_report_ingest':68}{rest:>9.2f}{rest / total:>8.1%}")
