@@ -289,9 +289,6 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 USAGE_MAX_BODY_BYTES = env_int("USAGE_MAX_BODY_BYTES", 256 * 1024 * 1024)
 USAGE_MAX_EVENTS = env_int("USAGE_MAX_EVENTS", 5_000_000)
 USAGE_ASYNC_THRESHOLD_BYTES = env_int("USAGE_ASYNC_THRESHOLD_BYTES", 8 * 1024 * 1024)
-# A report's references resolved and covered on a second database connection while the first stores the events
-# (PostgreSQL works on two CPUs): each report being ingested holds two connections. Off: one connection, one CPU.
-USAGE_PARALLEL_COVERAGE = env_bool("USAGE_PARALLEL_COVERAGE", True)
 CLEARANCE_MAX_REFS = env_int("CLEARANCE_MAX_REFS", 10_000)
 API_RATE_LIMITS = {
     "clearance": env_str("RATE_LIMIT_CLEARANCE", "600/min"),

@@ -17,13 +17,13 @@ import queue
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import msgspec
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -354,32 +354,29 @@ CREATE TEMPORARY TABLE usage_staging (
     use text NOT NULL, quantity bigint NOT NULL, occurred_on date NOT NULL, model text NOT NULL,
     territory text NOT NULL, revenue_amount bigint, revenue_currency text
 ) ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_refs (
+    ref integer NOT NULL, ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text
+) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid, bits varbit, reserved text[])
+ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_covers (work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL)
 ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_fits (
     use text NOT NULL, on_date date NOT NULL, territory text NOT NULL, bits varbit NOT NULL,
     PRIMARY KEY (use, on_date, territory)
 ) ON COMMIT DROP
 """
-COVERING = """
-CREATE TEMPORARY TABLE usage_refs (
-    ref integer NOT NULL, ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text
-) ON COMMIT DROP;
-CREATE TEMPORARY TABLE usage_covers (work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL)
-ON COMMIT DROP
-"""
 STAGING_COLUMNS = "line, ref, use, quantity, occurred_on, model, territory, revenue_amount, revenue_currency"
 REFS_COLUMNS = "ref, ref_id, ref_isbn, ref_iscc, ref_scheme, ref_value"
-STAGING_TABLES = ("usage_staging", "usage_ref_works", "usage_fits")
-COVERING_TABLES = ("usage_refs", "usage_covers")
+TEMPORARY_TABLES = ("usage_staging", "usage_refs", "usage_ref_works", "usage_covers", "usage_fits", "usage_ag")
 
-# Once per report and session: the licensee's active agreements, ranked (licensing_ranked_agreements_query)
+# Once per report: the licensee's active agreements, ranked (licensing_ranked_agreements_query)
 AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
 
 # Per chunk, each step only for what the report has not met before:
-# 1. (Coverer) the works its new references name, every kind of reference in one pass, and those works' candidate
-# agreements and reserved uses (licensing_work_cover_query; the works already met keep theirs in usage_covers), per
-# reference, for usage_ref_works: each event then finds its work and cover in one hash join;
+# 1. the works its new references name, every kind of reference in one pass, and those works' candidate agreements
+# and reserved uses (licensing_work_cover_query; the works already met keep theirs in usage_covers), kept per
+# reference: each event then finds its work and cover in one hash join;
 RESOLVE_REFS = """
 WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined on its own, as many as there are
     SELECT r.ref, w.id AS work_id
@@ -400,6 +397,7 @@ WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined
 ), kept AS (
     INSERT INTO usage_covers (work_id, bits, reserved) SELECT work_id, bits, reserved FROM fresh
 )
+INSERT INTO usage_ref_works (ref, work_id, bits, reserved)
 SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserved)
   FROM resolved r
   LEFT JOIN fresh f ON f.work_id = r.work_id
@@ -465,55 +463,14 @@ class Result:
         self.errors = sorted([*self.errors, *errors])[:MAX_ERRORS]
 
 
-def _rank_agreements(cursor, licensee_id) -> None:
-    cursor.execute(
-        "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true')", [str(licensee_id)]
-    )
-    cursor.execute(AGREEMENTS.format(agreements=cursor.fetchone()[0]))
-    cursor.execute("ALTER TABLE usage_ag ADD PRIMARY KEY (rank)")
-    cursor.execute("ANALYZE usage_ag")
-
-
-class Coverer:
-    """Resolves each chunk's new references and covers their works (step 1), in its cursor's session and
-    transaction: the request's own, or a second connection's working alongside it (USAGE_PARALLEL_COVERAGE).
-    Hands back usage_ref_works's rows as COPY text. It only reads the catalogue and the agreements."""
-
-    def __init__(self, cursor, *, licensee_id, rank_agreements: bool):
-        self.cursor = cursor
-        self.tables = COVERING_TABLES + (("usage_ag",) if rank_agreements else ())
-        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(self.tables)}")
-        cursor.execute(COVERING)
-        if rank_agreements:
-            _rank_agreements(cursor, licensee_id)
-        cursor.execute("SELECT licensing_work_cover_query(%s, 'usage_ag')", [NEW_WORKS])
-        self.statement = RESOLVE_REFS.format(covers=cursor.fetchone()[0])
-        cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
-
-    def cover(self, refs: list[str]) -> bytes:
-        if not refs:
-            return b""
-        cursor = self.cursor
-        cursor.execute("TRUNCATE usage_refs")
-        with cursor.cursor.copy(f"COPY usage_refs ({REFS_COLUMNS}) FROM STDIN") as copy:
-            copy.write("".join(refs))
-        # how many of each kind: a hash join over the works for the many (uuids), index probes for the few
-        cursor.execute("ANALYZE usage_refs")
-        with cursor.cursor.copy(f"COPY ({self.statement}) TO STDOUT") as copy:
-            return b"".join(bytes(data) for data in copy)
-
-    def close(self) -> None:
-        self.cursor.execute(f"DROP TABLE {', '.join(self.tables)}")
-
-
 class Stager:
-    """Stores chunks of staging rows in the caller's transaction: the chunk's new references with their works and
-    covers (from a Coverer) and its events COPied into temporary tables, then one statement applies the coverage
-    rules, inserts the accepted events and counts the rest.
+    """Stores chunks of staging rows in the caller's transaction: COPY into the staging table, then one statement
+    applies the coverage rules, inserts the accepted events and counts the rest.
 
     What coverage needs is computed once per report and kept in temporary tables across the chunks: the licensee's
-    agreements, ranked; each distinct reference's work and cover; each (use, date, territory)'s fitting agreements.
-    A chunk computes them only for the values it is the first to name, and its events find theirs by hash joins."""
+    agreements, ranked; each distinct reference's work; each work's candidate agreements and reserved uses; each
+    (use, date, territory)'s fitting agreements. A chunk computes them only for the values it is the first to name,
+    and its events find theirs by hash joins."""
 
     def __init__(self, cursor, *, report_id, licensee_id, period: dt.date, late: bool):
         self.cursor = cursor
@@ -522,22 +479,33 @@ class Stager:
             "currency": _("revenue: reported in %s, but the agreement is in %s."),
             "period": period, "report": report_id, "licensee": licensee_id, "late": late, "limit": MAX_ERRORS,
         }  # fmt: skip
-        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(STAGING_TABLES)}, usage_ag")
+        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMPORARY_TABLES)}")
         cursor.execute(STAGING)
-        _rank_agreements(cursor, licensee_id)
-        cursor.execute("SELECT licensing_fits_query(%s, 'usage_ag')", [NEW_KEYS])
-        self.fits = FITS.format(fits=cursor.fetchone()[0])
+        cursor.execute(
+            "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),"
+            " licensing_work_cover_query(%s, 'usage_ag'), licensing_fits_query(%s, 'usage_ag')",
+            [str(licensee_id), NEW_WORKS, NEW_KEYS],
+        )
+        agreements, covers, fits = cursor.fetchone()
+        cursor.execute(AGREEMENTS.format(agreements=agreements))
+        cursor.execute("ALTER TABLE usage_ag ADD PRIMARY KEY (rank)")
+        cursor.execute("ANALYZE usage_ag")
+        self.resolve_refs = RESOLVE_REFS.format(covers=covers)
+        self.fits = FITS.format(fits=fits)
         cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
         cursor.execute("SET LOCAL work_mem = '64MB'")  # a chunk's events with their fate, held in memory
 
-    def store(self, chunk: Parsed, covered: bytes, result: Result) -> None:
+    def store(self, chunk: Parsed, result: Result) -> None:
         cursor = self.cursor
-        if covered:
-            with cursor.cursor.copy("COPY usage_ref_works (ref, work_id, bits, reserved) FROM STDIN") as copy:
-                copy.write(covered)
+        cursor.execute("TRUNCATE usage_refs, usage_staging")
+        if chunk.refs:
+            with cursor.cursor.copy(f"COPY usage_refs ({REFS_COLUMNS}) FROM STDIN") as copy:
+                copy.write("".join(chunk.refs))
+            # how many of each kind: a hash join over the works for the many (uuids), index probes for the few
+            cursor.execute("ANALYZE usage_refs")
+            cursor.execute(self.resolve_refs)
         if not chunk.rows:
             return
-        cursor.execute("TRUNCATE usage_staging")
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
             copy.write("".join(chunk.rows))
         cursor.execute(self.fits)
@@ -549,106 +517,56 @@ class Stager:
     def close(self) -> None:
         self.cursor.execute("RESET enable_mergejoin")
         self.cursor.execute("RESET work_mem")
-        self.cursor.execute(f"DROP TABLE {', '.join(STAGING_TABLES)}, usage_ag")
+        self.cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
 
 
 _DONE = object()
-
-
-@contextlib.contextmanager
-def _in_thread(produce: Callable[[], Iterator], name: str) -> Iterator[Iterator]:
-    """Runs the generator function `produce` in a helper thread, at most two items ahead of the caller, who reads
-    them from the iterator this yields; an exception in the thread is raised in the caller. On leaving, the thread
-    is told to stop and waited for."""
-    items: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            with contextlib.closing(produce()) as produced:
-                for item in produced:
-                    if not put(item):
-                        return
-            put(_DONE)
-        except BaseException as exc:  # handed to the caller, who raises it
-            put(exc)
-
-    def read() -> Iterator:
-        while True:
-            try:
-                item = items.get(timeout=0.1)
-            except queue.Empty:
-                if not thread.is_alive() and items.empty():
-                    raise RuntimeError(f"{name}: the thread ended without finishing") from None
-                continue
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    thread = threading.Thread(target=run, name=name, daemon=True)
-    thread.start()
-    try:
-        yield read()
-    finally:
-        stop.set()
-        thread.join()
 
 
 def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory: str, report_id, licensee_id,
            late: bool) -> Result:  # fmt: skip
     """Parse and store a report, inside the caller's transaction (roll it back on BodyError: chunks may be stored).
 
-    A pipeline over the chunks, so that both CPUs work: a helper thread decodes and validates (Python); with
-    USAGE_PARALLEL_COVERAGE a second helper thread, on a connection of its own, resolves the references and covers
-    the works of the next chunk while this thread's connection stores the chunk before (PostgreSQL). The helper
-    threads touch neither this thread's connection nor its transaction; the second only reads."""
+    Both CPUs at work: a helper thread decodes and validates (Python) while this thread stores the chunks already
+    validated (PostgreSQL resolving, covering and inserting them), so a report costs about the larger of the two,
+    not their sum. The helper thread touches no database connection."""
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
     language = translation.get_language()
 
-    def parsed() -> Iterator[Parsed]:
-        with translation.override(language):
-            yield from parse_chunks(body, content_type, period=period, default_territory=default_territory)
+    def produce() -> None:
+        try:
+            with translation.override(language):
+                for chunk in parse_chunks(body, content_type, period=period, default_territory=default_territory):
+                    while not stop.is_set():
+                        try:
+                            chunks.put(chunk, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            chunks.put(_DONE)
+        except BaseException as exc:  # handed to the storing thread, which raises it
+            chunks.put(exc)
 
+    thread = threading.Thread(target=produce, name="usage-report-parse", daemon=True)
+    thread.start()
     result = Result()
-    with _in_thread(parsed, "usage-report-parse") as chunks, connection.cursor() as cursor:
-        stager = Stager(cursor, report_id=report_id, licensee_id=licensee_id, period=period, late=late)
-        if settings.USAGE_PARALLEL_COVERAGE:
-            covering = _in_thread(lambda: _covered(chunks, licensee_id), "usage-report-cover")
-        else:
-            covering = contextlib.nullcontext(_covered(chunks, licensee_id, cursor))
-        with covering as covered_chunks:
-            for chunk, covered in covered_chunks:
+    try:
+        with connection.cursor() as cursor:
+            stager = Stager(cursor, report_id=report_id, licensee_id=licensee_id, period=period, late=late)
+            while (chunk := chunks.get()) is not _DONE:
+                if isinstance(chunk, BaseException):
+                    raise chunk
                 result.received = chunk.received
                 result.add(rejected=len(chunk.errors), errors=chunk.errors)
-                stager.store(chunk, covered, result)
-        stager.close()
-    return result
-
-
-def _covered(chunks: Iterator[Parsed], licensee_id, cursor=None) -> Iterator[tuple[Parsed, bytes]]:
-    """Each chunk with its new references' rows for usage_ref_works: on `cursor`, or on this thread's own
-    connection, in a transaction of its own that is rolled back (it only reads), closed at the end."""
-    if cursor is not None:
-        coverer = Coverer(cursor, licensee_id=licensee_id, rank_agreements=False)
-        for chunk in chunks:
-            yield chunk, coverer.cover(chunk.refs)
-        coverer.close()
-        return
-    try:
-        with transaction.atomic(), connection.cursor() as own:
-            coverer = Coverer(own, licensee_id=licensee_id, rank_agreements=True)
-            for chunk in chunks:
-                yield chunk, coverer.cover(chunk.refs)
-            transaction.set_rollback(True)
+                stager.store(chunk, result)
+            stager.close()
     finally:
-        connection.close()
+        stop.set()
+        while thread.is_alive():  # let a producer blocked on a full queue see `stop`
+            with contextlib.suppress(queue.Empty):
+                chunks.get(timeout=0.1)
+        thread.join()
+    return result

@@ -46,31 +46,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute("SET ledger.allow_truncate = 'on'")
 
 
-def _transactional(request) -> bool:
-    marker = request.node.get_closest_marker("django_db")
-    return bool("transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")))
-
-
-@pytest.fixture(autouse=True)
-def _usage_coverage_on_the_test_connection(request):
-    """A second connection cannot see what a test has not committed: outside transactional tests, usage reports
-    are covered on the test's own connection (USAGE_PARALLEL_COVERAGE off); transactional tests, and the servers
-    of the end-to-end tests, run the parallel path."""
-    if _transactional(request):
-        yield
-        return
-    from django.test import override_settings
-
-    with override_settings(USAGE_PARALLEL_COVERAGE=False):
-        yield
-
-
 @pytest.fixture(autouse=True)
 def _empty_usage_events_after_transactional_tests(request, django_db_blocker):
     """The partitioned usage table is created by SQL, not by a Django model, so Django's flush after a
     transactional test leaves it as it is: empty it too, so no test sees another's events."""
     yield
-    if _transactional(request):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction"))
+    if transactional:
         from django.db import connection
 
         with django_db_blocker.unblock(), connection.cursor() as cursor:

@@ -322,28 +322,6 @@ def test_what_a_report_has_met_in_one_chunk_covers_the_next_ones_alike(world, ag
     """Each work's cover and each (use, date, territory)'s agreements are computed once per report and kept across
     chunks: a work met again under another reference, a key met again, a reservation, an unknown work and a work
     outside the agreement's scope are judged in later chunks exactly as in the first."""
-    judge_across_chunks(world, agreement, monkeypatch)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_parallel_coverage_connection_judges_alike(world, agreement, monkeypatch, settings):
-    """USAGE_PARALLEL_COVERAGE: references resolved and covered on a second connection (it sees committed rows
-    only, hence a transactional test) while the first stores: the same fates, and its connection closed after."""
-    from django.db import connection
-
-    settings.USAGE_PARALLEL_COVERAGE = True
-    before = _backends(connection)
-    judge_across_chunks(world, agreement, monkeypatch)
-    assert _backends(connection) == before
-
-
-def _backends(connection) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
-        return cursor.fetchone()[0]
-
-
-def judge_across_chunks(world, agreement, monkeypatch):
     from licensing import ingest
     from licensing.models import Reservation
 
