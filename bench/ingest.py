@@ -713,6 +713,7 @@ SQL_LABELS = [  # (pattern, label) for the statements of ingest.store, first mat
     (r"CREATE TEMPORARY TABLE", "create the temporary tables"),
     (r"ALTER TABLE usage_ag|ANALYZE usage_ag", "index and analyse the ranked agreements (once)"),
     (r"^\s*TRUNCATE", "empty the temporary tables (per chunk)"),
+    (r"^\s*ANALYZE usage_refs", "ANALYZE the new references (how many of each kind)"),
     (r"INSERT INTO usage_ref_works", "new references: their works, those works' agreements and reservations"),
     (r"INSERT INTO usage_fits", "each new (use, date, territory)'s fitting agreements (usage_fits)"),
     (r"enable_mergejoin|work_mem", "SET / RESET planner settings"),
