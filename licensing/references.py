@@ -42,7 +42,7 @@ def _isbn(text: str) -> str:
 @lru_cache(maxsize=65536)
 def parse_reference(text: str) -> Reference | None:
     """The normalised reference, or None when `text` is not one (cached: a report names the same works often)."""
-    if not isinstance(text, str) or len(text) > 300:
+    if not isinstance(text, str) or len(text) > 300 or "\x00" in text:  # PostgreSQL's text holds no NUL
         return None
     text = text.strip()
     if len(text) == 36:

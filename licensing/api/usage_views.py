@@ -242,10 +242,14 @@ def reports_for(access: Access):
 
 
 def parse_period(value: str | None) -> dt.date:
+    """A month from 2000-01 to the current one (Asia/Tokyo): usage is reported for months that have begun."""
     match = PERIOD_RE.match(value or "")
     if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
         raise ValidationError({"period": [_("A period is YYYY-MM, e.g. 2026-10.")]})
-    return dt.date(int(match[1]), int(match[2]), 1)
+    period = dt.date(int(match[1]), int(match[2]), 1)
+    if period > timezone.localdate().replace(day=1):
+        raise ValidationError({"period": [_("A period is a month that has begun, not a later one.")]})
+    return period
 
 
 def read_body(request: Request) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import threading
@@ -205,6 +206,8 @@ def test_a_report_for_a_final_period_is_accepted_and_flagged_late(world, agreeme
     [
         ({"key": ""}, 400),
         ({"period": "2026-13"}, 400),
+        ({"period": "1999-12"}, 400),
+        ({"period": "9999-12"}, 400),
         ({"period": "October"}, 400),
         ({"content_type": "text/csv"}, 415),
     ],
@@ -219,6 +222,28 @@ def test_bad_requests(world, agreement, kwargs, status):
         response = post(world["licensee_client"], body, **kwargs)
     assert response.status_code == status
     assert UsageReport.objects.count() == 0
+
+
+def test_a_period_that_has_not_begun_is_refused(world, agreement):
+    from django.utils import timezone
+
+    this_month = timezone.localdate().replace(day=1)
+    next_month = (this_month + dt.timedelta(days=31)).replace(day=1)
+    body = {"events": [event(world["volume"], occurred_on=str(this_month))]}
+    response = post(world["licensee_client"], body, period=next_month.strftime("%Y-%m"))
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "period"
+    assert post(world["licensee_client"], body, period=this_month.strftime("%Y-%m")).status_code == 201
+
+
+def test_a_nul_character_in_a_reference_rejects_its_line_only(world, agreement):
+    """PostgreSQL's text cannot hold NUL: such a reference is not one (its line rejected), never a server error."""
+    body = ndjson(event(world["volume"]), event("ext:hikari:A\u0000B"), event("isbn:97840885\u000011245"))
+    assert b"\\u0000" in body
+    response = post(world["licensee_client"], body, content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    report = response.json()
+    assert (report["events_accepted"], [error["line"] for error in report["errors"]]) == (1, [2, 3])
 
 
 def test_a_body_that_is_not_a_report_stores_nothing(world, agreement):
