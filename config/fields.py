@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -56,7 +57,12 @@ class WorkReferenceField(serializers.CharField):
 
 
 @extend_schema_field(
-    {"type": "array", "items": {"type": "string", "maxLength": 300, "description": "A work reference."}, "minItems": 1}
+    {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 300, "description": "A work reference."},
+        "minItems": 1,
+        "maxItems": settings.CLEARANCE_MAX_REFS,  # refused with 400 above it (read when the schema module loads)
+    }
 )
 class WorkReferenceListField(serializers.Field):
     """A list of work references, checked as a whole (one pass, no field object per item: a clearance names up to

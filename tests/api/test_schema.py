@@ -45,3 +45,12 @@ def test_swagger_ui_is_served_offline(client):
     assert all(source.startswith("/static/") for source in sources), sources
     for source in sources:
         assert client.get(source).status_code == 200, source
+
+
+def test_the_clearance_reference_limit_is_in_the_schema(schema, settings):
+    """A client generated from the schema knows how many references a call may name (more is 400)."""
+    request = schema["paths"]["/api/v1/clearances/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in request:
+        request = schema["components"]["schemas"][request["$ref"].rsplit("/", 1)[1]]
+    works = request["properties"]["works"]
+    assert (works["minItems"], works["maxItems"]) == (1, settings.CLEARANCE_MAX_REFS)
