@@ -416,3 +416,39 @@ def test_text_is_stored_exactly_whatever_its_characters(world, agreement):
     assert response.json()["events_accepted"] == 2, response.json()
     stored = UsageEvent.objects.filter(report_id=response.json()["id"]).order_by("line")
     assert [(e.work_id, e.model) for e in stored] == [(world["volume"].pk, model), (world["volume"].pk, "\\N")]
+
+
+def test_the_coverage_rules_one_by_one_through_a_usage_report(world):
+    """The ingestion covers with all the licensee's active agreements (not only those a clearance would ask about):
+    holder scope (a co-owner suffices), catalogue scope, hierarchy, start date, and status, each event alike."""
+    licensee, artist, series = world["licensee"], world["artist"], world["series"]
+
+    def agreement(reference, uses, **fields):
+        fields = {"starts_on": "2026-01-01", "status": "active", "territories": ["JP"]} | fields
+        return Agreement.objects.create(licensee=licensee, reference=reference, currency="JPY", uses=uses, **fields)
+
+    by_holder = agreement("AGR-HOLDER", ["training"])
+    by_holder.scope_rights_holders.add(artist)
+    catalogue = agreement("AGR-CATALOGUE", ["retrieval"], scope_catalogue=True)
+    later = agreement("AGR-LATER", ["fine_tuning"], starts_on="2026-10-10")
+    later.scope_works.add(series)
+    agreement("AGR-SUSPENDED", ["generation"], scope_catalogue=True, status="suspended")
+    volume, drawing, anime = world["volume"], world["artist_work"], world["anime"]
+    lines = [
+        event(drawing, use="training"),  # 1: the artist's work: by holder
+        event(anime, use="training"),  # 2: co-owned by the artist: by holder
+        event(volume, use="training"),  # 3: the publisher's: no agreement
+        event(volume, use="retrieval"),  # 4: catalogue
+        event(volume, use="retrieval", territory="US"),  # 5: catalogue, but JP only
+        event(volume, use="fine_tuning", occurred_on="2026-10-03"),  # 6: before the series agreement starts
+        event(volume, use="fine_tuning", occurred_on="2026-10-15"),  # 7: the series' volume, once it has started
+        event(drawing, use="generation"),  # 8: only a suspended agreement
+    ]
+    response = post(world["licensee_client"], ndjson(*lines), content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    assert response.json()["events_unlicensed"] == 4
+    stored = UsageEvent.objects.filter(report_id=response.json()["id"]).order_by("line")
+    assert [(e.line, e.agreement_id) for e in stored] == [
+        (1, by_holder.pk), (2, by_holder.pk), (3, None), (4, catalogue.pk), (5, None), (6, None), (7, later.pk),
+        (8, None),
+    ]  # fmt: skip
