@@ -168,15 +168,33 @@ def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, Event | s
                         yield number, _decode_event(raw)
             first += lines
         return
+    for number, raw in enumerate(_json_events(body), start=1):
+        yield number, _decode_event(raw)
+
+
+def _json_events(body: bytes) -> list:
+    """The raw events of a JSON body {"events": [...]}, or BodyError."""
     try:
-        document = _JSON_REPORT.decode(body)
+        return _JSON_REPORT.decode(body).events
     except msgspec.DecodeError:
         raise BodyError(_("The body is not valid JSON.")) from None
     except msgspec.ValidationError:
         message = _('A JSON body is {"events": [...]}; for one event per line use application/x-ndjson.')
         raise BodyError(message) from None
-    for number, raw in enumerate(document.events, start=1):
-        yield number, _decode_event(raw)
+
+
+def check_body(body: bytes, content_type: str) -> None:
+    """Before a key is spent on it: BodyError when a JSON body is not {"events": [...]} (400), or when the body
+    holds more than USAGE_MAX_EVENTS events (413). NDJSON is counted by its lines (blank ones not counted)."""
+    max_events = settings.USAGE_MAX_EVENTS
+    if content_type == "application/json":
+        count = len(_json_events(body))
+    else:
+        count = _lines(body)
+        if count > max_events:  # blank lines are not events: count them out (only for a body this large)
+            count = sum(1 for line in body.split(b"\n") if line.strip())
+    if count > max_events:
+        raise BodyError(_("A report holds at most %(n)d events.") % {"n": max_events}, 413)
 
 
 CHUNK_EVENTS = 50_000  # valid events per chunk: stored while the next chunk is parsed

@@ -37,12 +37,10 @@ def usage_report_ingest(
 ) -> Outcome:  # fmt: skip
     """Store a report's events (or queue them when the report is large). Same key and body: the original report,
     nothing stored twice, also under concurrent retries. Same key, other body: IdempotencyConflict.
-    A body that cannot be read at all raises ingest.BodyError before anything is stored."""
+    A body that cannot be read at all, or holds too many events, raises ingest.BodyError before anything is stored."""
     data = ingest.decompress(body, content_encoding)
     digest = ingest.body_hash(data, content_type)
-    if content_type == "application/json":
-        # fail fast on a body that is not {"events": [...]}, before a key is spent on it
-        next(iter(ingest.iter_events(data, content_type)), None)
+    ingest.check_body(data, content_type)  # not a report, or too many events: before a key is spent on it
     ensure_partition(period)
     with transaction.atomic():
         report = _claim(licensee, period, idempotency_key, digest)

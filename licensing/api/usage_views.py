@@ -87,7 +87,7 @@ class ClearancesView(LicenseeView):
     @extend_schema(
         operation_id="clearances_create",
         request=ClearanceInput,
-        responses={200: ClearanceOutput, **problem_responses(400, 401, 403, 429)},
+        responses={200: ClearanceOutput, **problem_responses(400, 401, 403, 413, 429)},
         description="Up to 10,000 work references per call, answered in request order. Default deny.",
         examples=[
             OpenApiExample(
@@ -100,6 +100,7 @@ class ClearancesView(LicenseeView):
     )  # fmt: skip
     def post(self, request: Request) -> Response:
         licensee = self.licensee_only()
+        refuse_declared_larger_than(request, settings.CLEARANCE_MAX_BODY_BYTES)
         works = request.data.get("works") if isinstance(request.data, dict) else None
         if isinstance(works, list) and len(works) > settings.CLEARANCE_MAX_REFS:
             raise ValidationError(
@@ -252,12 +253,17 @@ def parse_period(value: str | None) -> dt.date:
     return period
 
 
-def read_body(request: Request) -> bytes:
-    """The raw body, refusing more than USAGE_MAX_BODY_BYTES (413) without reading it all into memory first."""
-    limit = settings.USAGE_MAX_BODY_BYTES
+def refuse_declared_larger_than(request: Request, limit: int) -> None:
+    """413 for a body whose Content-Length is over `limit`, before a byte of it is read."""
     declared = request.META.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_("The body is larger than %(n)d bytes.") % {"n": limit})
+
+
+def read_body(request: Request) -> bytes:
+    """The raw body, refusing more than USAGE_MAX_BODY_BYTES (413) without reading it all into memory first."""
+    limit = settings.USAGE_MAX_BODY_BYTES
+    refuse_declared_larger_than(request, limit)
     body = request._request.read(limit + 1)
     if len(body) > limit:
         raise PayloadTooLarge(_("The body is larger than %(n)d bytes.") % {"n": limit})

@@ -111,6 +111,32 @@ def test_more_than_10000_references_is_400(world):
     assert response.json()["errors"][0]["field"] == "works"
 
 
+def test_a_body_over_the_limit_is_413_before_it_is_read(world, settings):
+    settings.CLEARANCE_MAX_BODY_BYTES = 1000
+    refs = [str(world["volume"].pk)] * 40
+    response = world["licensee_client"].post("/api/v1/clearances", {"use": "training", "works": refs}, format="json")
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("application/problem+json")
+    small = world["licensee_client"].post("/api/v1/clearances", {"use": "training", "works": refs[:5]}, format="json")
+    assert small.status_code == 200
+
+
+def test_rate_limit_answers_429_with_retry_after(world, settings):
+    from django.core.cache import cache
+
+    settings.API_RATE_LIMITS = {**settings.API_RATE_LIMITS, "clearance": "2/min"}
+    cache.clear()
+    body = {"use": "training", "works": [str(world["volume"].pk)]}
+    try:
+        for _ in range(2):
+            assert world["licensee_client"].post("/api/v1/clearances", body, format="json").status_code == 200
+        response = world["licensee_client"].post("/api/v1/clearances", body, format="json")
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) >= 1
+    finally:
+        cache.clear()
+
+
 def test_defaults_and_validation(world, agreement):
     agreement.scope_works.add(world["series"])
     Agreement.objects.filter(pk=agreement.pk).update(territories=["US"], ends_on=None)  # the licensee's country

@@ -381,10 +381,28 @@ def test_what_a_report_has_met_in_one_chunk_covers_the_next_ones_alike(world, ag
     ]
 
 
+@pytest.mark.parametrize("content_type", ["application/x-ndjson", "application/json"])
+def test_a_report_of_too_many_events_is_413_and_spends_no_key(world, agreement, settings, content_type):
+    settings.USAGE_MAX_EVENTS = 5
+    events = [event(world["volume"], quantity=n) for n in range(1, 7)]
+    body = ndjson(*events) if content_type == "application/x-ndjson" else orjson.dumps({"events": events})
+    response = post(world["licensee_client"], body, key="too-many", content_type=content_type)
+    assert response.status_code == 413, response.content
+    assert "at most 5 events" in response.json()["detail"]
+    assert not UsageReport.objects.exists()
+    # blank lines are not events; and the key was not spent: the same key with five events is a new report
+    fitting = ndjson(*events[:3], b"", b"", *events[3:5], b"")
+    response = post(world["licensee_client"], fitting, key="too-many", content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    assert response.json()["events_accepted"] == 5
+
+
 def test_a_body_found_too_large_half_way_stores_none_of_its_chunks(world, agreement, monkeypatch, settings):
+    """The count checked while parsing too (a defence behind check_body): chunks already stored are rolled back."""
     from licensing import ingest
 
     monkeypatch.setattr(ingest, "CHUNK_EVENTS", 2)
+    monkeypatch.setattr(ingest, "check_body", lambda body, content_type: None)
     settings.USAGE_MAX_EVENTS = 5
     body = ndjson(*[event(world["volume"], quantity=n) for n in range(1, 8)])
     response = post(world["licensee_client"], body, content_type="application/x-ndjson")
