@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpResponseRedirect
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
@@ -48,6 +48,7 @@ from .services import (
     reservation_lift,
     validate_terms,
 )
+from .usage import usage_report_process_again
 from .validators import (
     normalize_isbn,
     normalize_iscc,
@@ -682,6 +683,29 @@ class UsageReportAdmin(ReadOnlyRecordsAdmin):
     search_fields = ["=idempotency_key", "licensee__name"]
     list_select_related = ["licensee"]
     readonly_fields = [field.name for field in UsageReport._meta.fields]
+    actions = ["process_again"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not access_of(request).is_staff:
+            actions.pop("process_again", None)
+        return actions
+
+    @admin.action(description=_("Process the failed reports again"))
+    def process_again(self, request, queryset):
+        queued = sum(usage_report_process_again(report=report) for report in queryset)
+        skipped = len(queryset) - queued
+        if queued:
+            self.message_user(request, ngettext("%(n)d report queued again.", "%(n)d reports queued again.",
+                                                queued) % {"n": queued}, messages.SUCCESS)  # fmt: skip
+        if skipped:
+            self.message_user(
+                request,
+                ngettext("%(n)d report skipped: only a failed report whose body was kept is processed again.",
+                         "%(n)d reports skipped: only a failed report whose body was kept is processed again.",
+                         skipped) % {"n": skipped},
+                messages.WARNING,
+            )  # fmt: skip
 
 
 @admin.register(ReportingPeriod)

@@ -69,8 +69,8 @@ def _claim(licensee: Licensee, period: dt.date, key: str, digest: str) -> UsageR
         cursor.execute(
             """
             INSERT INTO licensing_usagereport (id, licensee_id, period, idempotency_key, body_sha256, status, late,
-                events_received, events_accepted, events_rejected, events_unlicensed, errors, created_at)
-            VALUES (gen_random_uuid(), %s, %s, %s, %s, 'processing', %s, 0, 0, 0, 0, '[]', now())
+                events_received, events_accepted, events_rejected, events_unlicensed, errors, failure, created_at)
+            VALUES (gen_random_uuid(), %s, %s, %s, %s, 'processing', %s, 0, 0, 0, 0, '[]', '', now())
             ON CONFLICT (licensee_id, idempotency_key) DO NOTHING
             RETURNING id
             """,
@@ -88,8 +88,8 @@ def _process(report: UsageReport, data: bytes, content_type: str) -> None:
                 data, content_type, period=report.period, default_territory=licensee.country, report_id=report.pk,
                 licensee_id=licensee.pk, late=report.late,
             )  # fmt: skip
-    except ingest.BodyError as exc:
-        _finish(report, received=0, accepted=0, rejected=0, unlicensed=0, errors=[{"line": 0, "message": str(exc)}])
+    except ingest.BodyError as exc:  # check_body passed it, so rare: found half-way (nothing of it is stored)
+        _fail(report, str(exc))
         return
     _finish(
         report,
@@ -111,6 +111,57 @@ def _finish(report: UsageReport, *, received, accepted, rejected, unlicensed, er
     report.completed_at = timezone.now()
     report.save(update_fields=["events_received", "events_accepted", "events_rejected", "events_unlicensed",
                                "errors", "status", "completed_at"])  # fmt: skip
+
+
+def _fail(report: UsageReport, failure: str) -> None:
+    report.status = ReportStatus.FAILED
+    report.failure = failure
+    report.events_received = report.events_accepted = report.events_rejected = report.events_unlicensed = 0
+    report.errors = []
+    report.completed_at = timezone.now()
+    report.save(update_fields=["status", "failure", "events_received", "events_accepted", "events_rejected",
+                               "events_unlicensed", "errors", "completed_at"])  # fmt: skip
+
+
+def usage_report_fail(*, report_id, failure: str = "") -> bool:
+    """A report whose background processing failed for good (the task's retries spent): status failed, nothing of
+    it stored, its body kept so that staff can process it again. False when it was no longer processing."""
+    with transaction.atomic():
+        report = UsageReport.objects.select_for_update().filter(pk=report_id).first()
+        if report is None or report.status != ReportStatus.PROCESSING:
+            return False
+        _fail(report, failure or _("The report could not be processed. Send it again with a new Idempotency-Key."))
+    return True
+
+
+def usage_report_process_again(*, report: UsageReport) -> bool:
+    """Staff: queue a failed report again (its body was kept). False when it is not failed or has no body."""
+    from .tasks import process_usage_report
+
+    with transaction.atomic():
+        report = UsageReport.objects.select_for_update().get(pk=report.pk)
+        if report.status != ReportStatus.FAILED or not UsageReportPayload.objects.filter(report=report).exists():
+            return False
+        report.status, report.failure, report.completed_at = ReportStatus.PROCESSING, "", None
+        report.save(update_fields=["status", "failure", "completed_at"])
+        transaction.on_commit(lambda: process_usage_report.delay(str(report.pk)))
+    return True
+
+
+def usage_reports_requeue_stalled(*, older_than: dt.timedelta) -> int:
+    """Queue again the reports still processing, with their body, received longer ago than `older_than`: a task
+    lost before it reached the broker (the process stopped between COMMIT and delay()). Safe when the first task
+    is merely slow: processing takes the report's row lock and does nothing for a report no longer processing."""
+    from .tasks import process_usage_report
+
+    stalled = list(
+        UsageReport.objects.filter(
+            status=ReportStatus.PROCESSING, created_at__lt=timezone.now() - older_than, payload__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    for report_id in stalled:
+        process_usage_report.delay(str(report_id))
+    return len(stalled)
 
 
 def usage_report_process(*, report_id) -> None:

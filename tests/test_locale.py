@@ -21,16 +21,23 @@ def unescape(value: str) -> str:
     return re.sub(r'\\(["\\nt])', lambda match: _ESCAPES[match.group(1)], value)
 
 
+PLURALS: dict[str, str] = {}  # singular msgid → its msgid_plural (Japanese has one form: msgstr[0])
+
+
 def po_entries() -> dict[str, str]:
     text = PO.read_text(encoding="utf-8")
     entries = {}
     for block in text.split("\n\n"):
         assert "#, fuzzy" not in block, f"fuzzy entry in {PO.name}:\n{block}"
-        match = re.search(r'^msgid ((?:".*"\n)+)msgstr ((?:".*"\n?)+)', block, re.MULTILINE)
+        match = re.search(
+            r'^msgid ((?:".*"\n)+)(?:msgid_plural ((?:".*"\n)+))?msgstr(?:\[0\])? ((?:".*"\n?)+)', block, re.MULTILINE
+        )
         if not match:
             continue
-        msgid, msgstr = ("".join(re.findall(r'"(.*)"', group)) for group in match.groups())
+        msgid, plural, msgstr = ("".join(re.findall(r'"(.*)"', group or "")) for group in match.groups())
         entries[unescape(msgid)] = unescape(msgstr)
+        if plural:
+            PLURALS[unescape(msgid)] = unescape(plural)
     return entries
 
 
@@ -64,4 +71,5 @@ def test_compiled_catalogue_matches_the_po_file():
         catalogue = gettext.GNUTranslations(handle)
     for msgid, msgstr in po_entries().items():
         if msgid:
-            assert catalogue.gettext(msgid) == msgstr, f"{MO.name} is stale for {msgid!r}: run `make messages`"
+            found = catalogue.ngettext(msgid, PLURALS[msgid], 2) if msgid in PLURALS else catalogue.gettext(msgid)
+            assert found == msgstr, f"{MO.name} is stale for {msgid!r}: run `make messages`"

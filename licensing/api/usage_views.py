@@ -50,6 +50,11 @@ class ClearanceOutput(serializers.Serializer):
     results = ClearanceResult(many=True)
 
 
+class ReportErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1, help_text="The line (NDJSON) or the event (JSON), from 1.")
+    message = serializers.CharField()
+
+
 class UsageReportOutput(serializers.Serializer):
     id = serializers.UUIDField()
     period = serializers.SerializerMethodField()
@@ -59,7 +64,12 @@ class UsageReportOutput(serializers.Serializer):
     events_accepted = serializers.IntegerField()
     events_rejected = serializers.IntegerField()
     events_unlicensed = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.DictField(), help_text="The first 100: {line, message}.")
+    errors = ReportErrorSerializer(many=True, help_text="The first 100 rejected lines.")
+    failure = serializers.CharField(
+        allow_null=True,
+        source="failure_or_none",
+        help_text="Status failed: why processing in the background failed (send the report again, with a new key).",
+    )
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
 
@@ -129,6 +139,24 @@ NDJSON_EXAMPLE = (
     '{"work": "ext:hikari:SERIES-0001", "use": "training", "quantity": 1, "occurred_on": "2026-10-04", '
     '"model": "video-model-2", "revenue": null}\n'
 )
+JSON_EXAMPLE = {
+    "events": [
+        {"work": "isbn:978-4-08-851201-3", "use": "generation", "quantity": 3, "occurred_on": "2026-10-03",
+         "model": "video-model-2", "territory": "JP", "revenue": {"amount": "1200", "currency": "JPY"}},
+        {"work": "ext:hikari:SERIES-0001", "use": "training", "quantity": 1, "occurred_on": "2026-10-04",
+         "model": "video-model-2", "revenue": None},
+    ]
+}  # fmt: skip
+REPORT_EXAMPLE = {
+    "id": "0f9b7c1e-5a7d-4c59-9a56-2f1f3c1d7b10", "period": "2026-10", "status": "accepted", "late": False,
+    "events_received": 3, "events_accepted": 2, "events_rejected": 1, "events_unlicensed": 0,
+    "errors": [{"line": 3, "message": "quantity: a whole number from 1."}], "failure": None,
+    "created_at": "2026-11-02T10:15:00+09:00", "completed_at": "2026-11-02T10:15:01+09:00",
+}  # fmt: skip
+PROCESSING_EXAMPLE = {
+    **REPORT_EXAMPLE, "status": "processing", "events_received": 0, "events_accepted": 0, "events_rejected": 0,
+    "errors": [], "completed_at": None,
+}  # fmt: skip
 EVENT_SCHEMA = {
     "type": "object",
     "required": ["work", "use", "quantity", "occurred_on", "model"],
@@ -154,7 +182,7 @@ class UsageReportsView(LicenseeView):
         operation_id="usage_reports_create",
         parameters=[
             OpenApiParameter("period", {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}, required=True,
-                             description="YYYY-MM, a calendar month (Asia/Tokyo)."),
+                             description="YYYY-MM, a calendar month that has begun (Asia/Tokyo)."),
             OpenApiParameter("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200},
                              OpenApiParameter.HEADER, required=True,
                              description="Same key and body: the original response, nothing stored twice. "
@@ -164,7 +192,8 @@ class UsageReportsView(LicenseeView):
         request={
             "application/json": OpenApiRequest(
                 {"type": "object", "required": ["events"],
-                 "properties": {"events": {"type": "array", "items": EVENT_SCHEMA}}}
+                 "properties": {"events": {"type": "array", "items": EVENT_SCHEMA}}},
+                examples=[OpenApiExample("Two events", value=JSON_EXAMPLE)],
             ),
             "application/x-ndjson": OpenApiRequest(
                 {"type": "string", "description": "One event (the JSON object above) per line."},
@@ -172,8 +201,10 @@ class UsageReportsView(LicenseeView):
             ),
         },
         responses={
-            201: OpenApiResponse(UsageReportOutput, description="Processed (accepted, or rejected as a whole)."),
-            202: OpenApiResponse(UsageReportOutput, description="Large: processing. Poll GET /usage-reports/{id}."),
+            201: OpenApiResponse(UsageReportOutput, description="Processed (accepted, or rejected as a whole).",
+                                 examples=[OpenApiExample("One line rejected", value=REPORT_EXAMPLE)]),
+            202: OpenApiResponse(UsageReportOutput, description="Large: processing. Poll GET /usage-reports/{id}.",
+                                 examples=[OpenApiExample("Processing", value=PROCESSING_EXAMPLE)]),
             **problem_responses(400, 401, 403, 409, 413, 429),
             **{(415, "application/problem+json"): problem("Not JSON or NDJSON, or an encoding other than gzip.")},
         },

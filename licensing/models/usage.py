@@ -41,6 +41,7 @@ class ReportStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     PROCESSING = "processing", _("Processing")
     REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
 
 
 class UsageReport(models.Model):
@@ -58,6 +59,13 @@ class UsageReport(models.Model):
     events_rejected = models.PositiveIntegerField(_("events rejected"), default=0)
     events_unlicensed = models.PositiveIntegerField(_("events unlicensed"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    failure = models.TextField(
+        _("failure"),
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Why processing in the background failed (status failed)."),
+    )
     created_at = models.DateTimeField(_("received at"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
@@ -77,6 +85,10 @@ class UsageReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.licensee} {self.period:%Y-%m} ({self.status})"
+
+    @property
+    def failure_or_none(self) -> str | None:
+        return self.failure or None
 
 
 class UsageReportPayload(models.Model):

@@ -54,6 +54,7 @@ FUZZ = [
     ("clearances_create", JSON, EXAMPLES),
     ("clearances_create", JSON, POSITIVE),
     ("clearances_create", JSON, NEGATIVE),
+    ("usage_reports_create", JSON, EXAMPLES),
     ("usage_reports_create", JSON, POSITIVE),
     ("usage_reports_create", JSON, NEGATIVE),
     ("usage_reports_create", NDJSON, EXAMPLES),

@@ -407,9 +407,8 @@ def test_a_body_found_too_large_half_way_stores_none_of_its_chunks(world, agreem
     body = ndjson(*[event(world["volume"], quantity=n) for n in range(1, 8)])
     response = post(world["licensee_client"], body, content_type="application/x-ndjson")
     report = response.json()
-    assert report["status"] == "rejected"
-    assert report["events_accepted"] == 0
-    assert "at most 5 events" in report["errors"][0]["message"]
+    assert (report["status"], report["events_accepted"], report["errors"]) == ("failed", 0, [])
+    assert "at most 5 events" in report["failure"]
     assert not UsageEvent.objects.filter(report_id=report["id"]).exists()
 
 
