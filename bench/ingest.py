@@ -741,7 +741,7 @@ class Phases:
     current: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     failed: str = ""  # the statement that failed (cancelled by statement_timeout), and after how long
-    picking: float = 0.0  # ingest.pick: each event's agreement, in Python, in a helper thread
+    picking: float = 0.0  # ingest.pick: each event's agreement, in Python, in the storing thread
 
 
 PHASES = [  # (module, function, label), wrapped in this process only, in the order they run
@@ -749,7 +749,7 @@ PHASES = [  # (module, function, label), wrapped in this process only, in the or
     ("licensing.ingest", "body_hash", "body hash (sha256)"),
     ("licensing.usage", "ensure_partition", "ensure the month's partition"),
     ("licensing.usage", "_claim", "claim the key (insert the report row)"),
-    ("licensing.ingest", "ingest", "store, parse and pick overlapped in helper threads (SQL below)"),
+    ("licensing.ingest", "ingest", "store, the parse overlapped in a helper thread (SQL below)"),
     ("licensing.usage", "_finish", "finish (update the report row)"),
 ]
 
@@ -1063,10 +1063,10 @@ def _breakdown_lines(breakdown: Breakdown, reports: Reports, http_seconds: float
                 count = phases.counts[statement]
                 times = f" (×{count})" if count != max(1, breakdown.reports) else ""
                 lines.append(f"{'  ' + statement + times:68}{statement_seconds:>9.2f}{statement_seconds / total:>8.1%}")
-            picking = "  pick each event's agreement (ingest.pick), in a helper thread"
-            lines.append(f"{picking:68}{phases.picking:>9.2f}")
-            rest = seconds - in_statements
-            waiting = "  waiting for the parse or the pick, and Python between statements"
+            picking = "  pick each event's agreement (ingest.pick, Python)"
+            lines.append(f"{picking:68}{phases.picking:>9.2f}{phases.picking / total:>8.1%}")
+            rest = seconds - in_statements - phases.picking
+            waiting = "  waiting for the parse, and Python between statements"
             lines.append(f"{waiting:68}{rest:>9.2f}{rest / total:>8.1%}")
     rest = total - accounted
     lines.append(f"{'COMMIT and the rest of usage_report_ingest':68}{rest:>9.2f}{rest / total:>8.1%}")

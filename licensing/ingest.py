@@ -18,7 +18,6 @@ import re
 import threading
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -460,8 +459,7 @@ class Result:
 
 @dataclass
 class Picked:
-    text: str  # the accepted events' lines for COPY into the usage table
-    accepted: int
+    text: list[str]  # the accepted events' lines for COPY into the usage table
     unlicensed: int
     errors: list[tuple[int, str]]  # every rejection: (line, message)
 
@@ -495,13 +493,10 @@ class Stager:
         self.prefix = f"{period.isoformat()}\t{report_id}\t{licensee_id}\t{'t' if late else 'f'}\t"
         self.works: dict[int, tuple | None] = {}  # ref → (work id, mask of candidates, reserved uses) or None
         self.keys: dict[str, int] = {}  # "use\tdate\tterritory" → mask of the fitting agreements
-        self.covers: dict[tuple, tuple] = {}  # (bits, reserved) as read → (mask, frozenset of the uses)
         self.messages = {"unknown": _("work: no such work."),
                          "currency": _("revenue: reported in %s, but the agreement is in %s.")}  # fmt: skip
 
-    def cover(self, chunk: Parsed) -> None:
-        """The chunk's new references resolved and covered, its new keys fitted (PostgreSQL, set-based), kept in
-        `works` and `keys` for pick."""
+    def store(self, chunk: Parsed, result: Result) -> None:
         cursor = self.cursor
         if chunk.refs:
             cursor.execute("TRUNCATE usage_refs")
@@ -510,32 +505,21 @@ class Stager:
             # how many of each kind: a hash join over the works for the many (uuids), index probes for the few
             cursor.execute("ANALYZE usage_refs")
             cursor.execute(self.resolve)
-            works, covers = self.works, self.covers
+            works = self.works
             for ref, work, bits, reserved in cursor.fetchall():
-                if work is None:
-                    works[ref] = None
-                    continue
-                cover = covers.get((bits, reserved))  # a report's works share a handful of covers
-                if cover is None:
-                    cover = covers[(bits, reserved)] = (_mask(bits), frozenset(reserved.split(",")))
-                works[ref] = (work, *cover)
+                works[ref] = None if work is None else (work, _mask(bits), frozenset(reserved.split(",")))
         if chunk.keys:
             uses, dates, territories = zip(*chunk.keys, strict=True)
             cursor.execute(self.fits, {"uses": list(uses), "dates": list(dates), "territories": list(territories)})
             for use, day, territory, bits in cursor.fetchall():
                 self.keys[f"{use}\t{day}\t{territory}"] = _mask(bits)
-
-    def pick(self, chunk: Parsed) -> Picked:
-        """Each event's fate (Python; safe in another thread while cover() adds to the dictionaries: pick only
-        reads what an earlier cover() added)."""
-        return pick(chunk.rows, self.prefix, self.works, self.keys, self.agreements, self.messages)
-
-    def load(self, picked: Picked, result: Result) -> None:
-        """The accepted events COPied into the usage table; the counts and rejections into `result`."""
-        if picked.accepted:
-            with self.cursor.cursor.copy(f"COPY licensing_usageevent ({EVENT_COLUMNS}) FROM STDIN") as copy:
-                copy.write(picked.text)
-        result.add(accepted=picked.accepted, rejected=len(picked.errors), unlicensed=picked.unlicensed,
+        if not chunk.rows:
+            return
+        picked = pick(chunk.rows, self.prefix, self.works, self.keys, self.agreements, self.messages)
+        if picked.text:
+            with cursor.cursor.copy(f"COPY licensing_usageevent ({EVENT_COLUMNS}) FROM STDIN") as copy:
+                copy.write("".join(picked.text))
+        result.add(accepted=len(picked.text), rejected=len(picked.errors), unlicensed=picked.unlicensed,
                    errors=picked.errors[:MAX_ERRORS])  # fmt: skip
 
     def close(self) -> None:
@@ -572,7 +556,7 @@ def pick(rows: list[tuple], prefix: str, works: dict, keys: dict, agreements: di
             errors.append((line, messages["currency"] % (currency, agreement_currency)))
             continue
         append(f"{prefix}{columns}{work_id}\t{agreement}\tf\n")
-    return Picked("".join(text), len(text), unlicensed, errors)
+    return Picked(text, unlicensed, errors)
 
 
 _DONE = object()
@@ -582,10 +566,9 @@ def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory
            late: bool) -> Result:  # fmt: skip
     """Parse and store a report, inside the caller's transaction (roll it back on BodyError: chunks may be stored).
 
-    A pipeline over the chunks, so that PostgreSQL never waits for Python: a helper thread decodes and validates
-    (parse_chunks); this thread has PostgreSQL resolve and cover chunk N's new references, hands chunk N to a
-    second helper thread that picks each event's agreement (Python), and meanwhile has PostgreSQL load chunk N-1,
-    picked already. The helper threads touch no database connection."""
+    Both CPUs at work: a helper thread decodes and validates (Python) while this thread stores the chunks already
+    validated (PostgreSQL resolving, covering and inserting them), so a report costs about the larger of the two,
+    not their sum. The helper thread touches no database connection."""
     chunks: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
     language = translation.get_language()
@@ -609,26 +592,18 @@ def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory
     thread = threading.Thread(target=produce, name="usage-report-parse", daemon=True)
     thread.start()
     result = Result()
-    picker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-report-pick")
     try:
         with connection.cursor() as cursor:
             stager = Stager(cursor, report_id=report_id, licensee_id=licensee_id, period=period, late=late)
-            picking = None  # the previous chunk's pick, under way
             while (chunk := chunks.get()) is not _DONE:
                 if isinstance(chunk, BaseException):
                     raise chunk
                 result.received = chunk.received
                 result.add(rejected=len(chunk.errors), errors=chunk.errors)
-                stager.cover(chunk)
-                previous, picking = picking, picker.submit(stager.pick, chunk) if chunk.rows else None
-                if previous is not None:
-                    stager.load(previous.result(), result)
-            if picking is not None:
-                stager.load(picking.result(), result)
+                stager.store(chunk, result)
             stager.close()
     finally:
         stop.set()
-        picker.shutdown(wait=True, cancel_futures=True)
         while thread.is_alive():  # let a producer blocked on a full queue see `stop`
             with contextlib.suppress(queue.Empty):
                 chunks.get(timeout=0.1)
