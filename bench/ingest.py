@@ -711,18 +711,16 @@ SQL_LABELS = [  # (pattern, label) for the statements of ingest.store, first mat
     (r"^\s*DROP TABLE", "drop temporary tables"),
     (r"CREATE TEMPORARY TABLE usage_ag", "rank the licensee's agreements (once)"),
     (r"CREATE TEMPORARY TABLE", "create the temporary tables"),
-    (
-        r"ALTER TABLE usage_ag|ANALYZE usage_ag|FROM usage_ag ORDER BY rank",
-        "index, analyse, read the agreements (once)",
-    ),
-    (r"^\s*TRUNCATE", "empty the references' table (per chunk)"),
+    (r"ALTER TABLE usage_ag|ANALYZE usage_ag", "index and analyse the ranked agreements (once)"),
+    (r"^\s*TRUNCATE", "empty the temporary tables (per chunk)"),
     (r"^\s*ANALYZE usage_refs", "ANALYZE the new references (how many of each kind)"),
-    (r"WITH resolved AS", "new references: their works, those works' agreements and reservations"),
-    (r"licensing_fits_query|FROM unnest", "new (use, date, territory): their fitting agreements"),
-    (r"enable_mergejoin", "SET / RESET planner settings"),
+    (r"INSERT INTO usage_ref_works", "new references: their works, those works' agreements and reservations"),
+    (r"INSERT INTO usage_fits", "each new (use, date, territory)'s fitting agreements (usage_fits)"),
+    (r"enable_mergejoin|work_mem", "SET / RESET planner settings"),
     (r"SELECT licensing_ranked_agreements_query", "write the coverage queries (once)"),
+    (r"INSERT INTO licensing_usageevent", "pick agreements + insert + count (one statement)"),
     (r"^\s*COPY usage_refs", "COPY the new references (text made by the parsing thread)"),
-    (r"^\s*COPY licensing_usageevent", "COPY the accepted events into the usage table"),
+    (r"^\s*COPY", "COPY the events (text made by the parsing thread)"),
 ]
 
 
@@ -741,7 +739,6 @@ class Phases:
     current: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     failed: str = ""  # the statement that failed (cancelled by statement_timeout), and after how long
-    picking: float = 0.0  # ingest.pick: each event's agreement, in Python, in the storing thread
 
 
 PHASES = [  # (module, function, label), wrapped in this process only, in the order they run
@@ -783,20 +780,6 @@ def _instrumented(phases: Phases) -> Iterator[None]:
 
     def in_store() -> bool:
         return bool(phases.current) and phases.current[-1].startswith("store")
-
-    from licensing import ingest
-
-    original_pick = ingest.pick
-
-    def pick(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return original_pick(*args, **kwargs)
-        finally:
-            phases.picking += time.perf_counter() - start
-
-    ingest.pick = pick
-    restore.append((ingest, "pick", original_pick))
 
     def wrapper(execute, sql, params, many, context):
         start = time.perf_counter()
@@ -1063,9 +1046,7 @@ def _breakdown_lines(breakdown: Breakdown, reports: Reports, http_seconds: float
                 count = phases.counts[statement]
                 times = f" (×{count})" if count != max(1, breakdown.reports) else ""
                 lines.append(f"{'  ' + statement + times:68}{statement_seconds:>9.2f}{statement_seconds / total:>8.1%}")
-            picking = "  pick each event's agreement (ingest.pick, Python)"
-            lines.append(f"{picking:68}{phases.picking:>9.2f}{phases.picking / total:>8.1%}")
-            rest = seconds - in_statements - phases.picking
+            rest = seconds - in_statements
             waiting = "  waiting for the parse, and Python between statements"
             lines.append(f"{waiting:68}{rest:>9.2f}{rest / total:>8.1%}")
     rest = total - accounted

@@ -48,9 +48,8 @@ class BodyError(ValueError):
 
 @dataclass
 class Parsed:
-    rows: list[tuple] = field(default_factory=list)  # the valid events: (line, ref, use, key, currency, text)
+    rows: list[str] = field(default_factory=list)  # the valid events, as lines for COPY into usage_staging
     refs: list[str] = field(default_factory=list)  # the references first named in this chunk, for usage_refs
-    keys: list[tuple[str, str, str]] = field(default_factory=list)  # (use, date, territory) first met in it
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
     received: int = 0
 
@@ -211,8 +210,7 @@ def parse_chunks(
     size = size or CHUNK_EVENTS
     limit = min(size, FIRST_CHUNK_EVENTS)
     new_refs: list[str] = []  # filled by the validator; handed over with each chunk
-    new_keys: list[tuple[str, str, str]] = []
-    validate = event_validator(period, default_territory, new_refs, new_keys)
+    validate = event_validator(period, default_territory, new_refs)
     chunk = Parsed()
     rows, errors = chunk.rows, chunk.errors
     received = 0
@@ -221,19 +219,18 @@ def parse_chunks(
         if received > max_events:
             raise BodyError(_("A report holds at most %(n)d events.") % {"n": max_events}, 413)
         row = validate(event, line) if event.__class__ is Event else Rejection(event)
-        if row.__class__ is tuple:
+        if row.__class__ is str:
             rows.append(row)
             if len(rows) >= limit:
                 limit = size
-                chunk.received, chunk.refs, chunk.keys = received, new_refs.copy(), new_keys.copy()
+                chunk.received, chunk.refs = received, new_refs.copy()
                 new_refs.clear()
-                new_keys.clear()
                 yield chunk
                 chunk = Parsed()
                 rows, errors = chunk.rows, chunk.errors
         else:
             errors.append((line, str(row)))
-    chunk.received, chunk.refs, chunk.keys = received, new_refs.copy(), new_keys.copy()
+    chunk.received, chunk.refs = received, new_refs.copy()
     yield chunk
 
 
@@ -261,24 +258,21 @@ def _reference_line(key: int, reference) -> str:
     return f"{key}\t" + "\t".join(copy_text(v) for v in values) + "\n"
 
 
-def event_validator(period: dt.date, default_territory: str, new_refs: list[str], new_keys: list[tuple]):
-    """validate(event, line) → the valid event as (line, ref, use, key, currency, text), or a Rejection saying
-    why the event is rejected. `text` is the event's own columns for COPY into the usage table (text format, see
-    EVENT_COLUMNS: use to line, each followed by a tab); the storing thread adds its work, agreement and
-    reservation. Each distinct reference gets a number `ref` the first time it is named (its line for usage_refs
-    appended to `new_refs`): PostgreSQL resolves and covers each reference once per report, not once per event.
-    `key` is the event's "use\tdate\tterritory" (its first occurrence appended to `new_keys`); `currency` its
-    revenue's, or None.
+def event_validator(period: dt.date, default_territory: str, new_refs: list[str]):
+    """validate(event, line) → the event's line for COPY into usage_staging (text format, see STAGING_COLUMNS), or
+    a Rejection saying why the event is rejected. Each distinct reference gets a number the first time it is named
+    (its line for usage_refs appended to `new_refs`), and events carry that number: PostgreSQL resolves each
+    reference once per report, not once per event.
 
     Called once per event, in the parsing thread: plain code, and the values a report repeats (its dates,
-    territories, models and references) are checked and written out once and remembered for the rest of it."""
+    territories, models and references) are checked and written out once and remembered for the rest of it; the
+    storing thread then only hands the chunk's text to COPY."""
     period_end = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     countries = _countries()
     dates: dict[str, str] = {}  # as sent → ISO date, or a Rejection
     territories: dict[str, str | None] = {}
     models: dict[str, str | None] = {}  # as sent → stripped and escaped for COPY, or None
-    refs: dict = {}  # Reference → its number in this report
-    keys: set[str] = set()  # "use\tdate\tterritory" met so far
+    keys: dict = {}  # Reference → its number in this report
 
     def occurred_on(value: str) -> str:
         try:
@@ -338,21 +332,16 @@ def event_validator(period: dt.date, default_territory: str, new_refs: list[str]
                 return Rejection(_("territory: an ISO 3166 country code."))
         revenue = event.revenue
         if revenue is None:
-            money, currency = "\\N\t\\N", None
+            money = "\\N\t\\N"
         else:
             money = _revenue(revenue.amount, revenue.currency)
             if money.__class__ is Rejection:
                 return money
-            currency = money[money.index("\t") + 1 :]  # as stored (Money's spelling of it)
-        ref = refs.get(reference)
-        if ref is None:
-            ref = refs[reference] = len(refs) + 1
-            new_refs.append(_reference_line(ref, reference))
-        key = f"{use}\t{day}\t{territory}"
-        if key not in keys:
-            keys.add(key)
-            new_keys.append((use, day, territory))
-        return line, ref, use, key, currency, f"{use}\t{quantity}\t{day}\t{model}\t{territory}\t{money}\t{line}\t"
+        key = keys.get(reference)
+        if key is None:
+            key = keys[reference] = len(keys) + 1
+            new_refs.append(_reference_line(key, reference))
+        return f"{line}\t{key}\t{use}\t{quantity}\t{day}\t{model}\t{territory}\t{money}\n"
 
     return validate
 
@@ -377,27 +366,35 @@ def _revenue(amount: str, currency: str) -> str:
     return f"{money.amount}\t{money.currency}"
 
 
-REFS = """
+STAGING = """
+CREATE TEMPORARY TABLE usage_staging (
+    line integer NOT NULL, ref integer NOT NULL,
+    use text NOT NULL, quantity bigint NOT NULL, occurred_on date NOT NULL, model text NOT NULL,
+    territory text NOT NULL, revenue_amount bigint, revenue_currency text
+) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_refs (
     ref integer NOT NULL, ref_id uuid, ref_isbn text, ref_iscc text, ref_scheme text, ref_value text
 ) ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid, bits varbit, reserved text[])
+ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_covers (work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL)
-ON COMMIT DROP
+ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_fits (
+    use text NOT NULL, on_date date NOT NULL, territory text NOT NULL, bits varbit NOT NULL,
+    PRIMARY KEY (use, on_date, territory)
+) ON COMMIT DROP
 """
+STAGING_COLUMNS = "line, ref, use, quantity, occurred_on, model, territory, revenue_amount, revenue_currency"
 REFS_COLUMNS = "ref, ref_id, ref_isbn, ref_iscc, ref_scheme, ref_value"
-EVENT_COLUMNS = (
-    "period, report_id, licensee_id, late, use, quantity, occurred_on, model, territory, revenue_amount, "
-    "revenue_currency, line, work_id, agreement_id, reserved"
-)
-TEMPORARY_TABLES = ("usage_refs", "usage_covers", "usage_ag")
+TEMPORARY_TABLES = ("usage_staging", "usage_refs", "usage_ref_works", "usage_covers", "usage_fits", "usage_ag")
 
 # Once per report: the licensee's active agreements, ranked (licensing_ranked_agreements_query)
 AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
 
-# Per chunk, only for what the report has not met before:
+# Per chunk, each step only for what the report has not met before:
 # 1. the works its new references name, every kind of reference in one pass, and those works' candidate agreements
-# (a bit string, bit k the agreement ranked k) and reserved uses (licensing_work_cover_query; the works already met
-# keep theirs in usage_covers);
+# and reserved uses (licensing_work_cover_query; the works already met keep theirs in usage_covers), kept per
+# reference: each event then finds its work and cover in one hash join;
 RESOLVE_REFS = """
 WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined on its own, as many as there are
     SELECT r.ref, w.id AS work_id
@@ -418,7 +415,8 @@ WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined
 ), kept AS (
     INSERT INTO usage_covers (work_id, bits, reserved) SELECT work_id, bits, reserved FROM fresh
 )
-SELECT r.ref, r.work_id::text, coalesce(f.bits, c.bits)::text, array_to_string(coalesce(f.reserved, c.reserved), ',')
+INSERT INTO usage_ref_works (ref, work_id, bits, reserved)
+SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserved)
   FROM resolved r
   LEFT JOIN fresh f ON f.work_id = r.work_id
   LEFT JOIN usage_covers c ON c.work_id = r.work_id
@@ -427,19 +425,45 @@ NEW_WORKS = """(
     SELECT DISTINCT r.work_id FROM resolved r
      WHERE r.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = r.work_id)
 )"""
-# 2. the agreements that fit its new (use, date, territory) keys (licensing_fits_query), likewise a bit string;
-NEW_KEYS = (
-    "(SELECT * FROM unnest(%(uses)s::text[], %(dates)s::date[], %(territories)s::text[]) AS k(use, on_date, territory))"
+# 2. the agreements that fit its new (use, date, territory) keys (licensing_fits_query);
+NEW_KEYS = """(
+    SELECT DISTINCT s.use, s.occurred_on AS on_date, s.territory FROM usage_staging s
+     WHERE NOT EXISTS (SELECT 1 FROM usage_fits f
+                        WHERE f.use = s.use AND f.on_date = s.occurred_on AND f.territory = s.territory)
+)"""
+FITS = "INSERT INTO usage_fits (use, on_date, territory, bits) SELECT * FROM ({fits}) f"
+# 3. every event with its fate: its work, its agreement (the first bit set in both its work's and its key's bits: the
+# preferred one), reserved or not, accepted or not (rejected: an unknown work, or revenue in another currency than
+# the agreement's); the accepted ones inserted; all counted and the first rejections listed. One statement.
+STORE = """
+WITH fate AS MATERIALIZED (
+    SELECT e.*, e.work_id IS NOT NULL
+                AND (e.revenue_currency IS NULL OR e.currency IS NULL OR e.revenue_currency = e.currency) AS accepted
+      FROM (SELECT s.line, cv.work_id, s.use, s.quantity, s.occurred_on, s.model, s.territory, s.revenue_amount,
+                   s.revenue_currency, coalesce(s.use = ANY(cv.reserved), false) AS reserved,
+                   CASE WHEN s.use = ANY(cv.reserved) THEN NULL ELSE ag.id END AS agreement_id,
+                   CASE WHEN s.use = ANY(cv.reserved) THEN NULL ELSE ag.currency END AS currency
+              FROM usage_staging s
+              JOIN usage_ref_works cv ON cv.ref = s.ref
+              LEFT JOIN usage_fits f ON f.use = s.use AND f.on_date = s.occurred_on AND f.territory = s.territory
+              LEFT JOIN usage_ag ag ON ag.rank = position(B'1' IN cv.bits & f.bits)) e
+),
+inserted AS (
+    INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, quantity,
+                                      occurred_on, model, territory, revenue_amount, revenue_currency, reserved, late)
+    SELECT %(period)s, %(report)s, r.line, %(licensee)s, r.work_id, r.agreement_id, r.use, r.quantity, r.occurred_on,
+           r.model, r.territory, r.revenue_amount, r.revenue_currency, r.reserved, %(late)s
+      FROM fate r WHERE r.accepted
 )
-FITS = "SELECT f.use, f.on_date::text, f.territory, f.bits::text FROM ({fits}) f"
-# 3. (Python) each event's agreement: the first bit set in both its work's and its key's bits, the preferred one
-# (pick); 4. the accepted events COPied into the usage table with their work, agreement and reservation.
-
-
-def _mask(bits: str | None) -> int:
-    """A bit string '0110' (bit k from the left: the agreement ranked k) as an int whose bit k-1 is set: the lowest
-    set bit of an AND of two masks is the preferred agreement of both."""
-    return int(bits[::-1], 2) if bits else 0
+SELECT count(*) FILTER (WHERE accepted),
+       count(*) FILTER (WHERE accepted AND agreement_id IS NULL),
+       count(*) FILTER (WHERE NOT accepted),
+       (SELECT array_agg(ARRAY[e.line::text, e.error] ORDER BY e.line)
+          FROM (SELECT r.line, CASE WHEN r.work_id IS NULL THEN %(unknown)s
+                                    ELSE format(%(currency)s, r.revenue_currency, r.currency) END AS error
+                  FROM fate r WHERE NOT r.accepted ORDER BY r.line LIMIT %(limit)s) e)
+  FROM fate
+"""
 
 
 @dataclass
@@ -457,106 +481,61 @@ class Result:
         self.errors = sorted([*self.errors, *errors])[:MAX_ERRORS]
 
 
-@dataclass
-class Picked:
-    text: list[str]  # the accepted events' lines for COPY into the usage table
-    unlicensed: int
-    errors: list[tuple[int, str]]  # every rejection: (line, message)
-
-
 class Stager:
-    """Stores chunks of validated events in the caller's transaction. Coverage is computed in PostgreSQL once per
-    report for each distinct value, set-based: the licensee's agreements, ranked; each new reference's work, its
-    candidate agreements and reserved uses; each new (use, date, territory)'s fitting agreements, as bit strings.
-    Each event's agreement is then the first bit set in both (pick, here), and the accepted events go to the usage
-    table by COPY, as a bulk load does: no staging table for the events, no INSERT ... SELECT."""
+    """Stores chunks of staging rows in the caller's transaction: COPY into the staging table, then one statement
+    applies the coverage rules, inserts the accepted events and counts the rest.
+
+    What coverage needs is computed once per report and kept in temporary tables across the chunks: the licensee's
+    agreements, ranked; each distinct reference's work; each work's candidate agreements and reserved uses; each
+    (use, date, territory)'s fitting agreements. A chunk computes them only for the values it is the first to name,
+    and its events find theirs by hash joins."""
 
     def __init__(self, cursor, *, report_id, licensee_id, period: dt.date, late: bool):
         self.cursor = cursor
+        self.params = {
+            "unknown": _("work: no such work."),
+            "currency": _("revenue: reported in %s, but the agreement is in %s."),
+            "period": period, "report": report_id, "licensee": licensee_id, "late": late, "limit": MAX_ERRORS,
+        }  # fmt: skip
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMPORARY_TABLES)}")
-        cursor.execute(REFS)
-        query = "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true')"
-        cursor.execute(query, [str(licensee_id)])
-        cursor.execute(AGREEMENTS.format(agreements=cursor.fetchone()[0]))
+        cursor.execute(STAGING)
+        cursor.execute(
+            "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),"
+            " licensing_work_cover_query(%s, 'usage_ag'), licensing_fits_query(%s, 'usage_ag')",
+            [str(licensee_id), NEW_WORKS, NEW_KEYS],
+        )
+        agreements, covers, fits = cursor.fetchone()
+        cursor.execute(AGREEMENTS.format(agreements=agreements))
         cursor.execute("ALTER TABLE usage_ag ADD PRIMARY KEY (rank)")
         cursor.execute("ANALYZE usage_ag")
-        cursor.execute("SELECT rank, id::text, currency FROM usage_ag ORDER BY rank")
-        self.agreements = {rank: (agreement, currency) for rank, agreement, currency in cursor.fetchall()}
-        cursor.execute(
-            "SELECT licensing_work_cover_query(%s, 'usage_ag'), licensing_fits_query(%s, 'usage_ag')",
-            [NEW_WORKS, NEW_KEYS],
-        )
-        covers, fits = cursor.fetchone()
-        self.resolve = RESOLVE_REFS.format(covers=covers)
+        self.resolve_refs = RESOLVE_REFS.format(covers=covers)
         self.fits = FITS.format(fits=fits)
         cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
-        self.prefix = f"{period.isoformat()}\t{report_id}\t{licensee_id}\t{'t' if late else 'f'}\t"
-        self.works: dict[int, tuple | None] = {}  # ref → (work id, mask of candidates, reserved uses) or None
-        self.keys: dict[str, int] = {}  # "use\tdate\tterritory" → mask of the fitting agreements
-        self.messages = {"unknown": _("work: no such work."),
-                         "currency": _("revenue: reported in %s, but the agreement is in %s.")}  # fmt: skip
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # a chunk's events with their fate, held in memory
 
     def store(self, chunk: Parsed, result: Result) -> None:
         cursor = self.cursor
+        cursor.execute("TRUNCATE usage_refs, usage_staging")
         if chunk.refs:
-            cursor.execute("TRUNCATE usage_refs")
             with cursor.cursor.copy(f"COPY usage_refs ({REFS_COLUMNS}) FROM STDIN") as copy:
                 copy.write("".join(chunk.refs))
             # how many of each kind: a hash join over the works for the many (uuids), index probes for the few
             cursor.execute("ANALYZE usage_refs")
-            cursor.execute(self.resolve)
-            works = self.works
-            for ref, work, bits, reserved in cursor.fetchall():
-                works[ref] = None if work is None else (work, _mask(bits), frozenset(reserved.split(",")))
-        if chunk.keys:
-            uses, dates, territories = zip(*chunk.keys, strict=True)
-            cursor.execute(self.fits, {"uses": list(uses), "dates": list(dates), "territories": list(territories)})
-            for use, day, territory, bits in cursor.fetchall():
-                self.keys[f"{use}\t{day}\t{territory}"] = _mask(bits)
+            cursor.execute(self.resolve_refs)
         if not chunk.rows:
             return
-        picked = pick(chunk.rows, self.prefix, self.works, self.keys, self.agreements, self.messages)
-        if picked.text:
-            with cursor.cursor.copy(f"COPY licensing_usageevent ({EVENT_COLUMNS}) FROM STDIN") as copy:
-                copy.write("".join(picked.text))
-        result.add(accepted=len(picked.text), rejected=len(picked.errors), unlicensed=picked.unlicensed,
-                   errors=picked.errors[:MAX_ERRORS])  # fmt: skip
+        with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
+            copy.write("".join(chunk.rows))
+        cursor.execute(self.fits)
+        cursor.execute(STORE, self.params)
+        accepted, unlicensed, rejected, errors = cursor.fetchone()
+        result.add(accepted=accepted, rejected=rejected, unlicensed=unlicensed,
+                   errors=[(int(line), message) for line, message in (errors or [])])  # fmt: skip
 
     def close(self) -> None:
         self.cursor.execute("RESET enable_mergejoin")
+        self.cursor.execute("RESET work_mem")
         self.cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
-
-
-def pick(rows: list[tuple], prefix: str, works: dict, keys: dict, agreements: dict, messages: dict) -> Picked:
-    """Each event's fate, by the rules of licensing_coverage_query: its reference names no work → rejected; a use
-    reserved for the work → stored, reserved, no agreement; otherwise the preferred agreement among those whose
-    scope holds the work and that fit its use, date and territory (the lowest bit set in both masks), or none
-    (unlicensed); revenue in another currency than the agreement's → rejected."""
-    text: list[str] = []
-    append = text.append
-    errors: list[tuple[int, str]] = []
-    unlicensed = 0
-    for line, ref, use, key, currency, columns in rows:
-        work = works[ref]
-        if work is None:
-            errors.append((line, messages["unknown"]))
-            continue
-        work_id, candidates, reserved = work
-        if use in reserved:
-            unlicensed += 1
-            append(f"{prefix}{columns}{work_id}\t\\N\tt\n")
-            continue
-        both = candidates & keys[key]
-        if not both:
-            unlicensed += 1
-            append(f"{prefix}{columns}{work_id}\t\\N\tf\n")
-            continue
-        agreement, agreement_currency = agreements[(both & -both).bit_length()]
-        if currency is not None and currency != agreement_currency:
-            errors.append((line, messages["currency"] % (currency, agreement_currency)))
-            continue
-        append(f"{prefix}{columns}{work_id}\t{agreement}\tf\n")
-    return Picked(text, unlicensed, errors)
 
 
 _DONE = object()
