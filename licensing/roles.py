@@ -18,12 +18,15 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, list[str]]]] = {
         "django_celery_beat": {m: ["view"] for m in ["periodictask", "crontabschedule", "intervalschedule"]},
         # logins for rights holders (the user admin keeps superuser status and permissions to superusers)
         "auth": {"user": ["view", "add", "change"], "group": ["view"]},
+        "payouts": {"taxrule": ["view"]},
     },
     FINANCE: {
         "licensing": {model: ["view"] for model in _CATALOGUE + _AGREEMENTS}
         | {"rightsholder": ["view", "platform_staff"]},
         "ledger": {"account": ["view"], "journaltransaction": ["view"], "posting": ["view"]},
         "django_celery_beat": dict.fromkeys(["periodictask", "crontabschedule", "intervalschedule"], _ALL),
+        # the rates change with the law: finance keeps the dated table (a rule in force is never rewritten)
+        "payouts": {"taxrule": ["view", "add", "change"]},
     },
     RIGHTS_HOLDERS: {
         "licensing": {
