@@ -1,0 +1,285 @@
+"""The statement engine (RULES.md, Terms and From royalty to payment), set-based.
+
+A run of a period, in one transaction (a worker killed half-way leaves nothing; the rerun starts clean):
+1. royalty lines, one per (agreement, work, use, basis), each agreement's usage aggregated by one GROUP BY over the
+   month's partition: per_unit (quantity × rate), revenue_share (revenue × percent), per_work (fee × the (work, model)
+   pairs first reported this period); gross rounded half-up once per line, then the agreement's commission;
+2. each line split among the work's effective shares by the largest-remainder method, in SQL (gross and commission
+   split alike, net = gross − commission: the parts add up to the line exactly);
+3. one draft statement per rights holder and currency (upserted: a rerun recomputes the drafts in place), its taxes
+   from the dated TaxRule table, the payable carried forward below the holder's minimum payout;
+4. one draft invoice per agreement: royalties by basis and use, less the advance recouped.
+Memory does not grow with the events: PostgreSQL aggregates them; Python sees one row per statement.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ledger.money import currency_digits
+from licensing.models import Agreement, PeriodStatus, ReportingPeriod
+
+from .models import RunStatus, Statement, StatementRun, StatementStatus
+from .taxes import TaxRates
+
+
+class RunRefused(Exception):
+    """The period cannot be computed now (final already, or another run of it is under way)."""
+
+
+ROYALTY_LINES = """
+CREATE TEMPORARY TABLE payouts_royalty (
+    id bigserial PRIMARY KEY,
+    agreement_id uuid NOT NULL, licensee_id uuid NOT NULL, currency text NOT NULL, work_id uuid NOT NULL,
+    use text NOT NULL, basis text NOT NULL, quantity bigint NOT NULL, gross bigint NOT NULL, commission bigint NOT NULL
+) ON COMMIT DROP
+"""
+
+# One agreement's usage-based lines for the period: %(agreement)s, %(period)s, %(scale)s = 10 ** the currency's
+# minor digits (rates are in major units), %(commission)s percent. Terms of one type and use add up before the one
+# rounding of the line.
+AGREEMENT_LINES = """
+WITH usage AS (
+    SELECT e.work_id, e.use, sum(e.quantity) AS quantity, coalesce(sum(e.revenue_amount), 0) AS revenue
+      FROM licensing_usageevent e
+     WHERE e.period = %(period)s AND e.agreement_id = %(agreement)s AND NOT e.late
+     GROUP BY e.work_id, e.use
+), terms AS (
+    SELECT t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent, sum(t.amount) AS amount
+      FROM licensing_term t
+     WHERE t.agreement_id = %(agreement)s AND t.type IN ('per_unit', 'revenue_share', 'per_work')
+     GROUP BY t.type, t.use
+), first_pairs AS (  -- (work, model) pairs of this period never reported under the agreement for that use before
+    SELECT e.work_id, e.use, count(DISTINCT e.model) AS pairs
+      FROM licensing_usageevent e
+     WHERE e.period = %(period)s AND e.agreement_id = %(agreement)s AND NOT e.late
+       AND NOT EXISTS (
+           SELECT 1 FROM licensing_usageevent p
+            WHERE p.agreement_id = e.agreement_id AND p.work_id = e.work_id AND p.use = e.use
+              AND p.model = e.model AND p.period < %(period)s)
+     GROUP BY e.work_id, e.use
+), lines AS (
+    SELECT u.work_id, u.use, 'per_unit' AS basis, u.quantity, round(u.quantity * t.rate * %(scale)s)::bigint AS gross
+      FROM usage u JOIN terms t ON t.type = 'per_unit' AND t.use = u.use
+    UNION ALL
+    SELECT u.work_id, u.use, 'revenue_share', u.quantity, round(u.revenue * t.percent / 100)::bigint
+      FROM usage u JOIN terms t ON t.type = 'revenue_share' AND t.use = u.use
+     WHERE u.revenue <> 0
+    UNION ALL
+    SELECT f.work_id, f.use, 'per_work', f.pairs, (f.pairs * t.amount)::bigint
+      FROM first_pairs f JOIN terms t ON t.type = 'per_work' AND t.use = f.use
+)
+INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
+SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, l.basis, l.quantity, l.gross,
+       round(l.gross * %(commission)s / 100)::bigint
+  FROM lines l
+ WHERE l.gross <> 0
+"""
+
+# Each royalty line's parts, one per effective share of its work, by largest remainder (ties: the larger share, then
+# the lower rights-holder id); a negative amount is split as its magnitude, then negated.
+SPLIT = """
+CREATE TEMPORARY TABLE payouts_part ON COMMIT DROP AS
+WITH shares AS MATERIALIZED (
+    SELECT s.work_id, s.rights_holder_id, s.share
+      FROM licensing_effective_shares(ARRAY(SELECT DISTINCT work_id FROM payouts_royalty)) s
+), exact AS (
+    SELECT r.id, s.rights_holder_id, s.share, abs(r.gross) * s.share / 100 AS g, abs(r.commission) * s.share / 100 AS c
+      FROM payouts_royalty r JOIN shares s ON s.work_id = r.work_id
+), floored AS (
+    SELECT x.*, floor(x.g) AS g_floor, floor(x.c) AS c_floor FROM exact x
+), ranked AS (
+    SELECT f.*,
+           row_number() OVER (PARTITION BY f.id ORDER BY f.g - f.g_floor DESC, f.share DESC, f.rights_holder_id)
+               AS g_rank,
+           row_number() OVER (PARTITION BY f.id ORDER BY f.c - f.c_floor DESC, f.share DESC, f.rights_holder_id)
+               AS c_rank,
+           sum(f.g_floor) OVER (PARTITION BY f.id) AS g_floors,
+           sum(f.c_floor) OVER (PARTITION BY f.id) AS c_floors
+      FROM floored f
+)
+SELECT k.id AS royalty_id, k.rights_holder_id,
+       (sign(r.gross) * (k.g_floor + (k.g_rank <= abs(r.gross) - k.g_floors)::int))::bigint AS gross,
+       (sign(r.commission) * (k.c_floor + (k.c_rank <= abs(r.commission) - k.c_floors)::int))::bigint AS commission
+  FROM ranked k JOIN payouts_royalty r ON r.id = k.id
+"""
+
+# One draft statement per (holder, currency), upserted so that a rerun keeps its id; the taxes come after.
+STATEMENTS = """
+INSERT INTO payouts_statement (id, run_id, rights_holder_id, period, currency, status, gross, commission,
+                               net_royalties, consumption_tax, withholding_tax, carried_forward, payable,
+                               carried_out, registration_number)
+SELECT gen_random_uuid(), %(run)s, p.rights_holder_id, %(period)s, r.currency, 'draft', sum(p.gross),
+       sum(p.commission), sum(p.gross) - sum(p.commission), 0, 0, 0, sum(p.gross) - sum(p.commission), false, ''
+  FROM payouts_part p JOIN payouts_royalty r ON r.id = p.royalty_id
+ GROUP BY p.rights_holder_id, r.currency
+ON CONFLICT (rights_holder_id, period, currency) DO UPDATE
+   SET run_id = excluded.run_id, gross = excluded.gross, commission = excluded.commission,
+       net_royalties = excluded.net_royalties, consumption_tax = 0, withholding_tax = 0, carried_forward = 0,
+       payable = excluded.payable, carried_out = false
+ WHERE payouts_statement.status = 'draft'
+"""
+LINES = """
+INSERT INTO payouts_statementline (statement_id, licensee_id, agreement_id, work_id, use, basis, quantity, gross,
+                                   commission, net)
+SELECT s.id, r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.quantity, p.gross, p.commission,
+       p.gross - p.commission
+  FROM payouts_part p
+  JOIN payouts_royalty r ON r.id = p.royalty_id
+  JOIN payouts_statement s ON s.rights_holder_id = p.rights_holder_id AND s.period = %(period)s
+                          AND s.currency = r.currency
+"""
+INVOICES = """
+WITH royalties AS (
+    SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.gross) AS amount FROM payouts_royalty r
+     GROUP BY r.agreement_id, r.licensee_id, r.currency
+), advance AS (
+    SELECT t.agreement_id, sum(t.amount) AS amount FROM licensing_term t
+     WHERE t.type = 'advance' AND t.agreement_id IN (SELECT agreement_id FROM royalties)
+     GROUP BY t.agreement_id
+), recouped AS (
+    SELECT i.agreement_id, sum(i.advance_recouped) AS amount FROM payouts_invoice i
+     WHERE i.status <> 'draft' AND i.period < %(period)s AND i.agreement_id IN (SELECT agreement_id FROM royalties)
+     GROUP BY i.agreement_id
+), due AS (
+    SELECT r.*, least(greatest(r.amount, 0), greatest(coalesce(a.amount, 0) - coalesce(c.amount, 0), 0)) AS recoup
+      FROM royalties r
+      LEFT JOIN advance a ON a.agreement_id = r.agreement_id
+      LEFT JOIN recouped c ON c.agreement_id = r.agreement_id
+)
+INSERT INTO payouts_invoice (id, run_id, licensee_id, agreement_id, period, currency, status, royalties,
+                             advance_recouped, amount_due)
+SELECT gen_random_uuid(), %(run)s, d.licensee_id, d.agreement_id, %(period)s, d.currency, 'draft', d.amount, d.recoup,
+       d.amount - d.recoup
+  FROM due d
+ON CONFLICT (agreement_id, period) DO UPDATE
+   SET run_id = excluded.run_id, royalties = excluded.royalties, advance_recouped = excluded.advance_recouped,
+       amount_due = excluded.amount_due
+ WHERE payouts_invoice.status = 'draft'
+"""
+INVOICE_LINES = """
+INSERT INTO payouts_invoiceline (invoice_id, basis, use, quantity, amount)
+SELECT i.id, r.basis, r.use, sum(r.quantity), sum(r.gross)
+  FROM payouts_royalty r JOIN payouts_invoice i ON i.agreement_id = r.agreement_id AND i.period = %(period)s
+ GROUP BY i.id, r.basis, r.use
+"""
+
+
+def last_day(period: dt.date) -> dt.date:
+    return period.replace(day=calendar.monthrange(period.year, period.month)[1])
+
+
+def statement_run_compute(*, run: StatementRun) -> StatementRun:
+    """Compute the run's period: draft statements and invoices, recomputed in place on a rerun, in one
+    transaction. RunRefused when the period is final or another run of it holds the period's lock."""
+    period = run.period
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [period])
+            if not cursor.fetchone()[0]:
+                raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
+        if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
+            raise RunRefused(
+                _("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")}
+            )
+        agreements = list(
+            Agreement.objects.filter(pk__in=_agreements_with_usage(period)).only("id", "licensee_id", "currency",
+                                                                                 "commission")
+        )  # fmt: skip
+        StatementRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.RUNNING, started_at=timezone.now(), agreements_total=len(agreements), agreements_done=0,
+            lines_written=0, error="",
+        )  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_part")
+            cursor.execute(ROYALTY_LINES)
+            for done, agreement in enumerate(agreements, start=1):
+                cursor.execute(AGREEMENT_LINES, {
+                    "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
+                    "period": period, "scale": 10 ** currency_digits(agreement.currency),
+                    "commission": agreement.commission,
+                })  # fmt: skip
+                StatementRun.objects.filter(pk=run.pk).update(agreements_done=done)
+            # the drafts of the period are replaced: their lines go, their rows are updated in place
+            cursor.execute(
+                "DELETE FROM payouts_statementline l USING payouts_statement s "
+                "WHERE s.id = l.statement_id AND s.period = %s AND s.status = 'draft'", [period]
+            )  # fmt: skip
+            cursor.execute(
+                "DELETE FROM payouts_invoiceline l USING payouts_invoice i "
+                "WHERE i.id = l.invoice_id AND i.period = %s AND i.status = 'draft'", [period]
+            )  # fmt: skip
+            cursor.execute(SPLIT)
+            params = {"run": run.pk, "period": period}
+            cursor.execute(STATEMENTS, params)
+            cursor.execute(LINES, params)
+            lines = cursor.rowcount
+            cursor.execute(INVOICES, params)
+            cursor.execute(INVOICE_LINES, params)
+            # drafts of an earlier run that no longer have anything
+            cursor.execute("DELETE FROM payouts_statement WHERE period = %s AND status = 'draft' AND run_id <> %s",
+                           [period, run.pk])  # fmt: skip
+            cursor.execute("DELETE FROM payouts_invoice WHERE period = %s AND status = 'draft' AND run_id <> %s",
+                           [period, run.pk])  # fmt: skip
+            cursor.execute("DROP TABLE payouts_royalty, payouts_part")
+        _taxes_and_payables(run, period)
+        StatementRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.DONE, finished_at=timezone.now(), lines_written=lines
+        )
+    run.refresh_from_db()
+    return run
+
+
+def _agreements_with_usage(period: dt.date) -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT agreement_id FROM licensing_usageevent WHERE period = %s AND agreement_id IS NOT NULL",
+            [period],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _taxes_and_payables(run: StatementRun, period: dt.date) -> None:
+    """Per statement, in one pass: consumption and withholding tax (TaxRule in force on the period's last day),
+    the payable carried from the holder's previous statement in that currency, and whether this one is carried in
+    turn (below the holder's minimum payout)."""
+    rates = TaxRates.on_date(last_day(period))
+    statements = list(Statement.objects.filter(run=run, status=StatementStatus.DRAFT).select_related("rights_holder"))
+    carried = _carried_in(period, [s.rights_holder_id for s in statements])
+    for statement in statements:
+        holder = statement.rights_holder
+        statement.registration_number = holder.invoice_registration_number or ""
+        statement.consumption_tax = rates.consumption_tax(
+            statement.net_royalties, registration_number=holder.invoice_registration_number, resident=holder.resident
+        )
+        statement.withholding_tax = rates.withholding_tax(
+            statement.net_royalties, statement.currency, kind=holder.kind, resident=holder.resident
+        )
+        statement.carried_forward = carried.get((holder.pk, statement.currency), 0)
+        statement.payable = (
+            statement.net_royalties + statement.consumption_tax - statement.withholding_tax + statement.carried_forward
+        )
+        minimum = holder.minimum_payout_amount if holder.minimum_payout_currency == statement.currency else 0
+        statement.carried_out = statement.payable < minimum
+    Statement.objects.bulk_update(
+        statements,
+        ["registration_number", "consumption_tax", "withholding_tax", "carried_forward", "payable", "carried_out"],
+        batch_size=2000,
+    )
+
+
+def _carried_in(period: dt.date, holder_ids: list) -> dict[tuple, int]:
+    """(holder, currency) → the payable of its latest earlier statement when that one was carried out."""
+    latest = (
+        Statement.objects.filter(rights_holder_id__in=holder_ids, period__lt=period)
+        .exclude(status=StatementStatus.DRAFT)
+        .order_by("rights_holder_id", "currency", "-period")
+        .distinct("rights_holder_id", "currency")
+        .values_list("rights_holder_id", "currency", "payable", "carried_out")
+    )
+    return {(holder, currency): payable for holder, currency, payable, carried_out in latest if carried_out}

@@ -1,0 +1,157 @@
+"""The statement engine on a small world whose every figure is worked out by hand in the comments.
+
+One work owned 50 / 30 / 20 by an individual resident (A), a registered corporation (B) and an individual
+non-resident (C); one JPY agreement, commission 10 %, with a per_unit, a revenue_share, a per_work term and an advance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from licensing.models import Agreement, PeriodStatus, ReportingPeriod, Term
+from payouts.engine import RunRefused, statement_run_compute
+from payouts.models import Invoice, Statement, StatementLine, StatementRun
+from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+
+pytestmark = pytest.mark.django_db
+
+OCTOBER, NOVEMBER, SEPTEMBER = dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 9, 1)
+
+
+@pytest.fixture
+def world():
+    a = RightsHolderFactory(name="A", kind="individual", resident=True)
+    b = RightsHolderFactory(name="B", kind="corporation", resident=True, invoice_registration_number="T7000012050002")
+    c = RightsHolderFactory(name="C", kind="individual", resident=False, minimum_payout_amount=1000)
+    work = work_with_shares((a, "50.00"), (b, "30.00"), (c, "20.00"), title="星の海")
+    licensee = LicenseeFactory()
+    agreement = Agreement.objects.create(
+        licensee=licensee, reference="AGR-E", currency="JPY", starts_on="2026-01-01", territories=["*"],
+        uses=["training", "generation", "fine_tuning"], scope_catalogue=True, status="active",
+        commission=Decimal("10"),
+    )  # fmt: skip
+    Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("12.5"))
+    Term.objects.create(agreement=agreement, type="revenue_share", use="generation", percent=Decimal("30"))
+    Term.objects.create(agreement=agreement, type="per_work", use="fine_tuning", amount=5000)
+    Term.objects.create(agreement=agreement, type="advance", amount=5000)
+    return {"a": a, "b": b, "c": c, "work": work, "licensee": licensee, "agreement": agreement}
+
+
+def usage(world, period, *events):
+    """events: (use, quantity, model, revenue)"""
+    report = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+        for line, (use, quantity, model, revenue) in enumerate(events, start=1):
+            cursor.execute(
+                "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+                "quantity, occurred_on, model, territory, revenue_amount, revenue_currency, reserved, late) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'JP', %s, %s, false, false)",
+                [period, report, line, world["licensee"].pk, world["work"].pk, world["agreement"].pk, use, quantity,
+                 period + dt.timedelta(days=2), model, revenue, "JPY" if revenue is not None else None],
+            )  # fmt: skip
+
+
+def october_usage(world):
+    usage(world, SEPTEMBER, ("fine_tuning", 1, "m1", None))  # (work, m1) first reported in September
+    usage(
+        world, OCTOBER,
+        ("training", 7, "m1", None), ("training", 6, "m2", None),  # 13 × 12.5 = 162.5 → 163
+        ("generation", 1, "m1", 1200), ("generation", 2, "m1", 1001),  # 2,201 × 30 % = 660.3 → 660
+        ("fine_tuning", 1, "m1", None), ("fine_tuning", 1, "m1", None), ("fine_tuning", 1, "m2", None),  # m2 new: 5,000
+    )  # fmt: skip
+
+
+def run(period):
+    return statement_run_compute(run=StatementRun.objects.create(period=period))
+
+
+def figures(statement):
+    return (statement.gross, statement.commission, statement.net_royalties, statement.consumption_tax,
+            statement.withholding_tax, statement.carried_forward, statement.payable, statement.carried_out)  # fmt: skip
+
+
+def test_each_term_kind_commission_split_and_taxes(world):
+    october_usage(world)
+    done = run(OCTOBER)
+    assert (done.status, done.agreements_total, done.agreements_done) == ("done", 1, 1)
+    lines = {(line.statement.rights_holder.name, line.basis): (line.quantity, line.gross, line.commission, line.net)
+             for line in StatementLine.objects.select_related("statement__rights_holder")}  # fmt: skip
+    # per_unit 163, commission 16.3 → 16. Gross 163 × 50/30/20 = 81.5, 48.9, 32.6: floors 81 + 48 + 32 = 161, the
+    # 2 left to the largest remainders .9 (B) and .6 (C). Commission 8.0, 4.8, 3.2: floors 15, the 1 left to B.
+    assert lines["A", "per_unit"] == (13, 81, 8, 73)
+    assert lines["B", "per_unit"] == (13, 49, 5, 44)
+    assert lines["C", "per_unit"] == (13, 33, 3, 30)
+    # revenue_share 660, commission 66: 330 / 198 / 132; 33.0, 19.8, 13.2 → 33 + 19 + 13 = 65, the 1 left to B
+    assert lines["A", "revenue_share"] == (3, 330, 33, 297)
+    assert lines["B", "revenue_share"] == (3, 198, 20, 178)
+    assert lines["C", "revenue_share"] == (3, 132, 13, 119)
+    # per_work: (work, m1) was reported in September, (work, m2) is new: one pair, 5,000; commission 500
+    assert lines["A", "per_work"] == (1, 2500, 250, 2250)
+    assert lines["B", "per_work"] == (1, 1500, 150, 1350)
+    assert lines["C", "per_work"] == (1, 1000, 100, 900)
+    statements = {s.rights_holder.name: s for s in Statement.objects.select_related("rights_holder")}
+    # A, individual resident: 2,911 − 291 = 2,620; withholding floor(2,620 × 10.21 %) = floor(267.502) = 267
+    assert figures(statements["A"]) == (2911, 291, 2620, 0, 267, 0, 2353, False)
+    # B, registered corporation: 1,747 − 175 = 1,572; consumption tax floor(157.2) = 157; no withholding
+    assert figures(statements["B"]) == (1747, 175, 1572, 157, 0, 0, 1729, False)
+    assert statements["B"].registration_number == "T7000012050002"
+    # C, individual non-resident: 1,165 − 116 = 1,049; withholding floor(1,049 × 20.42 %) = floor(214.2058) = 214;
+    # payable 835 is below its minimum payout of 1,000: carried forward
+    assert figures(statements["C"]) == (1165, 116, 1049, 0, 214, 0, 835, True)
+    assert sum(s.gross for s in statements.values()) == 163 + 660 + 5000
+    invoice = Invoice.objects.get()
+    # royalties 5,823 less the 5,000 advance recouped
+    assert (invoice.royalties, invoice.advance_recouped, invoice.amount_due) == (5823, 5000, 823)
+    assert {(line.basis, line.use, line.amount) for line in invoice.lines.all()} == {
+        ("per_unit", "training", 163),
+        ("revenue_share", "generation", 660),
+        ("per_work", "fine_tuning", 5000),
+    }
+
+
+def test_a_rerun_recomputes_the_drafts_in_place_and_duplicates_nothing(world):
+    october_usage(world)
+    run(OCTOBER)
+    before = {s.rights_holder_id: (s.pk, figures(s)) for s in Statement.objects.all()}
+    invoice = Invoice.objects.get().pk
+    usage(world, OCTOBER, ("training", 2, "m3", None))  # 15 × 12.5 = 187.5 → 188 on the rerun
+    rerun = run(OCTOBER)
+    after = {s.rights_holder_id: (s.pk, figures(s)) for s in Statement.objects.all()}
+    assert {holder: pk for holder, (pk, _) in after.items()} == {holder: pk for holder, (pk, _) in before.items()}
+    assert Statement.objects.filter(run=rerun).count() == 3
+    assert StatementLine.objects.count() == 9
+    assert StatementLine.objects.filter(basis="per_unit").values_list("gross", flat=True).order_by("gross")[::1] == [
+        38,
+        56,
+        94,
+    ]  # 188 × 50/30/20 = 94, 56.4, 37.6 → 94 + 56 + 37 = 187, the 1 left to .6 (C)
+    assert (Invoice.objects.get().pk, Invoice.objects.get().royalties) == (invoice, 188 + 660 + 5000)
+
+
+def test_a_carried_payable_and_the_advance_left_reach_the_next_period(world):
+    october_usage(world)
+    run(OCTOBER)
+    Statement.objects.update(status="final", finalized_at=timezone.now())
+    Invoice.objects.update(status="final", finalized_at=timezone.now())
+    usage(world, NOVEMBER, ("training", 8, "m1", None))  # 8 × 12.5 = 100; commission 10; C: 20 − 2 = 18
+    run(NOVEMBER)
+    c = Statement.objects.get(rights_holder=world["c"], period=NOVEMBER)
+    # net 18, withholding floor(18 × 20.42 %) = floor(3.6756) = 3, + 835 carried from October = 850, still < 1,000
+    assert figures(c) == (20, 2, 18, 0, 3, 835, 850, True)
+    november = Invoice.objects.get(period=NOVEMBER)
+    assert (november.royalties, november.advance_recouped, november.amount_due) == (100, 0, 100)  # advance spent
+
+
+def test_a_final_period_is_never_recomputed(world):
+    october_usage(world)
+    ReportingPeriod.objects.create(period=OCTOBER, status=PeriodStatus.FINAL, finalized_at=timezone.now())
+    with pytest.raises(RunRefused):
+        run(OCTOBER)
+    assert not Statement.objects.exists()
