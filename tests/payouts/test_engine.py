@@ -155,3 +155,45 @@ def test_a_final_period_is_never_recomputed(world):
     with pytest.raises(RunRefused):
         run(OCTOBER)
     assert not Statement.objects.exists()
+
+
+def balances() -> dict[tuple, int]:
+    from django.db.models import Sum
+
+    from ledger.models import Posting
+
+    rows = Posting.objects.values("account__purpose", "account__owner_id").annotate(total=Sum("amount"))
+    return {(row["account__purpose"], row["account__owner_id"]): row["total"] for row in rows}
+
+
+def test_finalizing_posts_every_statement_and_invoice_once(world):
+    from ledger.models import JournalTransaction
+    from ledger.verification import verify_ledger
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    done = run(OCTOBER)
+    statement_run_finalize(run=done)
+    assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
+    assert Invoice.objects.get().status == "final"
+    assert ReportingPeriod.objects.get(period=OCTOBER).status == "final"
+    posted = JournalTransaction.objects.count()
+    assert posted == 4  # three statements and one invoice
+    statement_run_finalize(run=done)  # again (a second click, a duplicate delivery): nothing more
+    statement_run_finalize(run=StatementRun.objects.get(pk=done.pk))
+    assert JournalTransaction.objects.count() == posted
+    assert verify_ledger().sound
+    totals = balances()
+    a, b, c, licensee = world["a"].pk, world["b"].pk, world["c"].pk, world["licensee"].pk
+    # the clearing account nets out: 5,823 of royalties in from the invoice, 2,911 + 1,747 + 1,165 out to holders
+    assert totals[("royalty_expense", None)] == 0
+    assert totals[("licensee_receivable", licensee)] == 823  # due after the 5,000 advance
+    assert totals[("licensee_advance", licensee)] == 5000  # the advance used up (its payment is booked apart)
+    assert totals[("commission_income", None)] == -(291 + 175 + 116)
+    assert totals[("consumption_tax_receivable", None)] == 157
+    assert totals[("withholding_tax_payable", None)] == -(267 + 214)
+    # what each holder is owed: net + consumption tax − withholding (C's 835 stays owed, carried, not paid yet)
+    assert (totals[("rights_holder_payable", a)], totals[("rights_holder_payable", b)],
+            totals[("rights_holder_payable", c)]) == (-2353, -1729, -835)  # fmt: skip
+    with pytest.raises(RunRefused):
+        run(OCTOBER)  # final now

@@ -1,0 +1,115 @@
+"""Writes of the payouts app: statement runs (computed by payouts.engine) and their finalization."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ledger.choices import AccountPurpose, OwnerType
+from ledger.money import Money
+from ledger.services import Entry, account_get_or_create, journal_post_bulk
+from licensing.models import PeriodStatus, ReportingPeriod
+
+from .engine import RunRefused, last_day
+from .models import Invoice, RunStatus, Statement, StatementRun, StatementStatus
+
+
+def statement_run_create(*, period: dt.date, requested_by=None) -> StatementRun:
+    """A queued run of a period (the Celery task computes it). RunRefused when the period is final."""
+    if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
+        raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")})
+    return StatementRun.objects.create(period=period, requested_by=requested_by)
+
+
+def statement_run_finalize(*, run: StatementRun) -> StatementRun:
+    """Make the run's statements and invoices final and post them to the ledger, in one transaction; the period
+    becomes final. Idempotent: a second call, a duplicate delivery or a retry after a crash posts nothing twice
+    (each posting has the idempotency key of its statement or invoice, and a finalized run is left as it is)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # waits for a run of the same period computing right now
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [run.period])
+        run = StatementRun.objects.select_for_update().get(pk=run.pk)
+        if run.finalized_at is not None:
+            return run
+        if run.status != RunStatus.DONE:
+            raise RunRefused(_("Only a run that is done can be finalized."))
+        latest = StatementRun.objects.filter(period=run.period, status=RunStatus.DONE).order_by("-created_at").first()
+        if latest is None or latest.pk != run.pk:
+            raise RunRefused(_("A later run of this period exists: finalize that one."))
+        statements = list(Statement.objects.filter(run=run, status=StatementStatus.DRAFT))
+        invoices = list(Invoice.objects.filter(run=run, status=StatementStatus.DRAFT))
+        accounts = _Accounts()
+        effective = last_day(run.period)
+        entries = [e for e in (_statement_entry(s, accounts, effective) for s in statements) if e is not None]
+        entries += [e for e in (_invoice_entry(i, accounts, effective) for i in invoices) if e is not None]
+        if entries:
+            journal_post_bulk(entries=entries)
+        now = timezone.now()
+        Statement.objects.filter(run=run, status=StatementStatus.DRAFT).update(
+            status=StatementStatus.FINAL, finalized_at=now
+        )
+        Invoice.objects.filter(run=run, status=StatementStatus.DRAFT).update(
+            status=StatementStatus.FINAL, finalized_at=now
+        )
+        ReportingPeriod.objects.update_or_create(
+            period=run.period, defaults={"status": PeriodStatus.FINAL, "finalized_at": now}
+        )
+        run.finalized_at = now
+        run.save(update_fields=["finalized_at"])
+    return run
+
+
+class _Accounts:
+    """The ledger accounts of a finalization, each looked up once."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple, object] = {}
+
+    def __call__(self, purpose: str, currency: str, owner_type: str = OwnerType.PLATFORM, owner_id=None):
+        key = (purpose, currency, owner_type, owner_id)
+        if key not in self.cache:
+            self.cache[key] = account_get_or_create(
+                purpose=purpose, currency=currency, owner_type=owner_type, owner_id=owner_id
+            )
+        return self.cache[key]
+
+
+def _entry(key: str, legs: list[tuple], currency: str, *, memo: str, effective: dt.date, cause_type: str,
+           cause_id) -> Entry | None:  # fmt: skip
+    legs = [(account, Money(amount, currency)) for account, amount in legs if amount]
+    if len(legs) < 2:
+        return None
+    return Entry(idempotency_key=key, legs=legs, memo=memo, effective_date=effective, cause_type=cause_type,
+                 cause_id=str(cause_id))  # fmt: skip
+
+
+def _statement_entry(statement: Statement, accounts: _Accounts, effective: dt.date) -> Entry | None:
+    """The holder's royalties out of the clearing account: commission kept, withholding tax held for the tax
+    office, consumption tax paid to a registered holder (and claimed back), the rest owed to the holder.
+    Debits: clearing gross + consumption tax; credits: commission + payable + withholding."""
+    c, holder = statement.currency, statement.rights_holder_id
+    owed = statement.net_royalties + statement.consumption_tax - statement.withholding_tax
+    legs = [
+        (accounts(AccountPurpose.ROYALTY_EXPENSE, c), statement.gross),
+        (accounts(AccountPurpose.CONSUMPTION_TAX_RECEIVABLE, c), statement.consumption_tax),
+        (accounts(AccountPurpose.COMMISSION_INCOME, c), -statement.commission),
+        (accounts(AccountPurpose.RIGHTS_HOLDER_PAYABLE, c, OwnerType.RIGHTS_HOLDER, holder), -owed),
+        (accounts(AccountPurpose.WITHHOLDING_TAX_PAYABLE, c), -statement.withholding_tax),
+    ]
+    return _entry(f"payouts:statement:{statement.pk}", legs, c, memo=f"statement {statement.period:%Y-%m}",
+                  effective=effective, cause_type="statement", cause_id=statement.pk)  # fmt: skip
+
+
+def _invoice_entry(invoice: Invoice, accounts: _Accounts, effective: dt.date) -> Entry | None:
+    """What the licensee owes into the clearing account: receivable for the amount due, the advance used up."""
+    c, licensee = invoice.currency, invoice.licensee_id
+    legs = [
+        (accounts(AccountPurpose.LICENSEE_RECEIVABLE, c, OwnerType.LICENSEE, licensee), invoice.amount_due),
+        (accounts(AccountPurpose.LICENSEE_ADVANCE, c, OwnerType.LICENSEE, licensee), invoice.advance_recouped),
+        (accounts(AccountPurpose.ROYALTY_EXPENSE, c), -invoice.royalties),
+    ]
+    return _entry(f"payouts:invoice:{invoice.pk}", legs, c, memo=f"invoice {invoice.period:%Y-%m}",
+                  effective=effective, cause_type="invoice", cause_id=invoice.pk)  # fmt: skip
