@@ -7,4 +7,5 @@ from .api import ApiRootView
 urlpatterns = [
     re_path(r"^$", ApiRootView.as_view(), name="api-root"),
     re_path(r"", include("licensing.api.urls")),
+    re_path(r"", include("payouts.api.urls")),
 ]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import time
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -191,20 +192,21 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
             Agreement.objects.filter(pk__in=_agreements_with_usage(period)).only("id", "licensee_id", "currency",
                                                                                  "commission")
         )  # fmt: skip
-        StatementRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.RUNNING, started_at=timezone.now(), agreements_total=len(agreements), agreements_done=0,
-            lines_written=0, error="",
-        )  # fmt: skip
+        started_at = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_part")
             cursor.execute(ROYALTY_LINES)
+            # never written by this transaction before the end: the progress connection would wait for its lock
+            progress = _Progress(run, len(agreements))
+            progress.done(0)
             for done, agreement in enumerate(agreements, start=1):
                 cursor.execute(AGREEMENT_LINES, {
                     "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
                     "period": period, "scale": 10 ** currency_digits(agreement.currency),
                     "commission": agreement.commission,
                 })  # fmt: skip
-                StatementRun.objects.filter(pk=run.pk).update(agreements_done=done)
+                progress.done(done)
+            progress.close()
             # the drafts of the period are replaced: their lines go, their rows are updated in place
             cursor.execute(
                 "DELETE FROM payouts_statementline l USING payouts_statement s "
@@ -229,10 +231,41 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
             cursor.execute("DROP TABLE payouts_royalty, payouts_part")
         _taxes_and_payables(run, period)
         StatementRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.DONE, finished_at=timezone.now(), lines_written=lines
-        )
+            status=RunStatus.DONE, started_at=started_at, finished_at=timezone.now(), lines_written=lines,
+            agreements_total=len(agreements), agreements_done=len(agreements), error="",
+        )  # fmt: skip
     run.refresh_from_db()
     return run
+
+
+class _Progress:
+    """The run's progress, written on a connection of its own (autocommit) so that the API and the admin see it
+    while the run's own transaction is still open; at most once a second."""
+
+    def __init__(self, run: StatementRun, total: int) -> None:
+        self.run_id, self.total, self.written_at, self.connection = run.pk, total, 0.0, None
+
+    def done(self, agreements: int) -> None:
+        now = time.monotonic()
+        if now - self.written_at < 1 and agreements < self.total:
+            return
+        self.written_at = now
+        try:
+            if self.connection is None:
+                self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE payouts_statementrun SET status = 'running', agreements_total = %s, agreements_done = %s, "
+                    "started_at = coalesce(started_at, now()), error = '' WHERE id = %s",
+                    [self.total, agreements, self.run_id],
+                )
+        except DatabaseError:  # progress is a courtesy: the run goes on without it
+            self.close()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def _agreements_with_usage(period: dt.date) -> list:

@@ -1,0 +1,73 @@
+"""Output shapes, for the OpenAPI schema (the presenters write the dictionaries)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from config.fields import MoneyField
+
+from ..models import Basis, RunStatus, StatementStatus
+
+
+class StatementRunOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    period = serializers.CharField(help_text="YYYY-MM")
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    agreements_total = serializers.IntegerField()
+    agreements_done = serializers.IntegerField()
+    lines_written = serializers.IntegerField()
+    error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    finalized_at = serializers.DateTimeField(allow_null=True)
+
+
+class StatementLineOutput(serializers.Serializer):
+    licensee = serializers.UUIDField()
+    agreement = serializers.UUIDField()
+    work = serializers.UUIDField()
+    use = serializers.CharField(allow_null=True)
+    quantity = serializers.IntegerField()
+    basis = serializers.ChoiceField(choices=Basis.choices)
+    gross = MoneyField()
+    commission = MoneyField()
+    net = MoneyField()
+
+
+class StatementOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    rights_holder = serializers.UUIDField()
+    period = serializers.CharField(help_text="YYYY-MM")
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=StatementStatus.choices)
+    gross = MoneyField()
+    commission = MoneyField()
+    net_royalties = MoneyField()
+    consumption_tax = MoneyField()
+    withholding_tax = MoneyField()
+    carried_forward = MoneyField()
+    payable = MoneyField()
+    carried_out = serializers.BooleanField(help_text="Below the holder's minimum payout: carried to the next one.")
+    registration_number = serializers.CharField(allow_null=True)
+    lines = StatementLineOutput(many=True)
+
+
+class InvoiceLineOutput(serializers.Serializer):
+    basis = serializers.ChoiceField(choices=Basis.choices)
+    use = serializers.CharField(allow_null=True)
+    quantity = serializers.IntegerField()
+    amount = MoneyField()
+
+
+class InvoiceOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    licensee = serializers.UUIDField()
+    agreement = serializers.UUIDField()
+    period = serializers.CharField(help_text="YYYY-MM")
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=StatementStatus.choices)
+    royalties = MoneyField()
+    advance_recouped = MoneyField()
+    amount_due = MoneyField()
+    lines = InvoiceLineOutput(many=True)

@@ -1,0 +1,46 @@
+import datetime as dt
+import logging
+
+from celery import Task, shared_task
+from django.utils import timezone
+
+from .engine import RunRefused, statement_run_compute
+from .models import RunStatus, StatementRun
+from .services import statement_run_create
+
+logger = logging.getLogger(__name__)
+
+
+class StatementRunTask(Task):
+    """A run that fails says so (status failed, with the error) instead of staying queued or running."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        run_id = kwargs.get("run_id") or (args[0] if args else None)
+        logger.error("statement run %s failed in task %s: %r", run_id, task_id, exc)
+        if run_id:
+            StatementRun.objects.filter(pk=run_id).exclude(status=RunStatus.DONE).update(
+                status=RunStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+            )
+
+
+@shared_task(base=StatementRunTask, name="payouts.compute_statement_run", acks_late=True)
+def compute_statement_run(run_id: str) -> None:
+    """Idempotent: a redelivery of a run done recomputes the same drafts in place (or is refused once final)."""
+    run = StatementRun.objects.get(pk=run_id)
+    if run.finalized_at is not None:
+        return
+    statement_run_compute(run=run)
+
+
+@shared_task(name="payouts.monthly_statements")
+def monthly_statements() -> str | None:
+    """Scheduled on the 1st at 03:00 Asia/Tokyo (django-celery-beat, editable in the admin): the previous month."""
+    today = timezone.localdate()
+    period = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    try:
+        run = statement_run_create(period=period)
+    except RunRefused as exc:
+        logger.warning("monthly statements for %s: %s", period, exc)
+        return None
+    compute_statement_run.delay(str(run.pk))
+    return str(run.pk)
