@@ -197,3 +197,27 @@ def test_finalizing_posts_every_statement_and_invoice_once(world):
             totals[("rights_holder_payable", c)]) == (-2353, -1729, -835)  # fmt: skip
     with pytest.raises(RunRefused):
         run(OCTOBER)  # final now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_run_reports_its_progress_on_its_own_connection_and_finishes(world):
+    """The progress is written on a second connection while the run's transaction is open: it must never wait on
+    a lock the run holds (the run row is written by the run's transaction only at its end)."""
+    import threading
+
+    october_usage(world)
+    run_row = StatementRun.objects.create(period=OCTOBER)  # committed, as the API's is
+    outcome: list = []
+    def compute() -> None:
+        try:
+            outcome.append(statement_run_compute(run=run_row))
+        finally:
+            connection.close()  # this thread's own
+
+    worker = threading.Thread(target=compute, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the run waits on its own progress connection"
+    run_row.refresh_from_db()
+    assert (run_row.status, run_row.agreements_done, run_row.lines_written) == ("done", 1, 9)
+    assert run_row.started_at is not None
