@@ -19,11 +19,13 @@ import datetime as dt
 import time
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ledger.money import currency_digits
-from licensing.models import Agreement, PeriodStatus, ReportingPeriod
+from licensing.choices import AgreementStatus, Every, TermType
+from licensing.models import Agreement, PeriodStatus, ReportingPeriod, Term
 
 from .models import RunStatus, Statement, StatementRun, StatementStatus
 from .taxes import TaxRates
@@ -81,6 +83,72 @@ SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, l.basis, l.q
   FROM lines l
  WHERE l.gross <> 0
 """
+
+# A fixed amount (%(amount)s > 0) spread over works by largest remainder in proportion to `weight` (ties: the larger
+# weight, then the lower work id), or equally when every weight is 0: flat fees and minimum-guarantee top-ups.
+ALLOCATE = """
+WITH w AS MATERIALIZED ({weights}), total AS (
+    SELECT sum(w.weight) AS weight, count(*) AS works FROM w
+), exact AS (
+    SELECT w.work_id, w.quantity, CASE WHEN t.weight > 0 THEN w.weight ELSE 1 END AS weight,
+           %(amount)s::numeric * (CASE WHEN t.weight > 0 THEN w.weight ELSE 1 END)
+               / (CASE WHEN t.weight > 0 THEN t.weight ELSE t.works END) AS q
+      FROM w CROSS JOIN total t
+), ranked AS (
+    SELECT e.*, floor(e.q) AS f,
+           row_number() OVER (ORDER BY e.q - floor(e.q) DESC, e.weight DESC, e.work_id) AS r,
+           sum(floor(e.q)) OVER () AS floors
+      FROM exact e
+), parts AS (
+    SELECT r.work_id, r.quantity, (r.f + (r.r <= %(amount)s - r.floors)::int)::bigint AS gross FROM ranked r
+)
+INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
+SELECT %(agreement)s, %(licensee)s, %(currency)s, p.work_id, '', %(basis)s, p.quantity, p.gross,
+       round(p.gross * %(commission)s / 100)::bigint
+  FROM parts p
+ WHERE p.gross <> 0
+"""
+# The works an agreement covers that have rights holders to pay (licensing_work_facts: ancestors and owners).
+COVERED_WORKS = """
+SELECT f.work_id FROM licensing_work_facts f CROSS JOIN licensing_agreement a
+ WHERE a.id = %(agreement)s AND cardinality(f.owners) > 0
+   AND (a.scope_catalogue
+        OR f.work_id IN (SELECT sw.work_id FROM licensing_agreement_scope_works sw WHERE sw.agreement_id = a.id)
+        OR f.ancestors && ARRAY(SELECT sw.work_id FROM licensing_agreement_scope_works sw WHERE sw.agreement_id = a.id)
+        OR f.owners && ARRAY(SELECT sh.rightsholder_id FROM licensing_agreement_scope_rights_holders sh
+                              WHERE sh.agreement_id = a.id))
+"""
+# flat_fee: the period's covered usage quantity per work, or (none) the covered works, equally
+FLAT_FEE_WEIGHTS = """
+WITH used AS (
+    SELECT e.work_id, sum(e.quantity) AS quantity FROM licensing_usageevent e
+     WHERE e.period = %(period)s AND e.agreement_id = %(agreement)s AND NOT e.late GROUP BY e.work_id
+)
+SELECT u.work_id, u.quantity AS weight, u.quantity FROM used u
+UNION ALL
+SELECT c.work_id, 0, 0 FROM (<covered>) c WHERE NOT EXISTS (SELECT 1 FROM used)
+""".replace("<covered>", COVERED_WORKS)
+# minimum_guarantee: the royalties per work over the guarantee period (earlier periods' final lines and this run's)
+MG_EARNED = """
+WITH earned AS (
+    SELECT l.work_id, sum(l.gross) AS gross FROM payouts_statementline l
+      JOIN payouts_statement s ON s.id = l.statement_id
+     WHERE l.agreement_id = %(agreement)s AND s.status <> 'draft' AND l.basis <> 'minimum_guarantee'
+       AND s.period >= %(since)s AND s.period < %(period)s
+     GROUP BY l.work_id
+    UNION ALL
+    SELECT r.work_id, sum(r.gross) FROM payouts_royalty r
+     WHERE r.agreement_id = %(agreement)s AND r.basis <> 'minimum_guarantee'
+     GROUP BY r.work_id
+)
+SELECT e.work_id, sum(e.gross) AS weight, 0::bigint AS quantity FROM earned e GROUP BY e.work_id
+"""
+MG_WEIGHTS = """
+SELECT m.work_id, m.weight, m.quantity FROM (<earned>) m WHERE m.weight > 0
+UNION ALL
+SELECT c.work_id, 0, 0 FROM (<covered>) c WHERE NOT EXISTS (SELECT 1 FROM (<earned>) m WHERE m.weight > 0)
+""".replace("<earned>", MG_EARNED).replace("<covered>", COVERED_WORKS)
+MG_TOTAL = "SELECT coalesce(sum(m.weight), 0) FROM (<earned>) m".replace("<earned>", MG_EARNED)
 
 # Each royalty line's parts, one per effective share of its work, by largest remainder (ties: the larger share, then
 # the lower rights-holder id); a negative amount is split as its magnitude, then negated.
@@ -188,10 +256,14 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
             raise RunRefused(
                 _("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")}
             )
+        with_fixed_terms = Agreement.objects.filter(
+            status=AgreementStatus.ACTIVE, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
+        ).exclude(ends_on__lt=period)
         agreements = list(
-            Agreement.objects.filter(pk__in=_agreements_with_usage(period)).only("id", "licensee_id", "currency",
-                                                                                 "commission")
-        )  # fmt: skip
+            Agreement.objects.filter(Q(pk__in=_agreements_with_usage(period)) | Q(pk__in=with_fixed_terms))
+            .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
+            .order_by("id")
+        )
         started_at = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_part")
@@ -200,11 +272,13 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
             progress = _Progress(run, len(agreements))
             progress.done(0)
             for done, agreement in enumerate(agreements, start=1):
-                cursor.execute(AGREEMENT_LINES, {
+                params = {
                     "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
                     "period": period, "scale": 10 ** currency_digits(agreement.currency),
                     "commission": agreement.commission,
-                })  # fmt: skip
+                }  # fmt: skip
+                cursor.execute(AGREEMENT_LINES, params)
+                _fixed_terms(cursor, agreement, period, params)
                 progress.done(done)
             progress.close()
             # the drafts of the period are replaced: their lines go, their rows are updated in place
@@ -236,6 +310,40 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
         )  # fmt: skip
     run.refresh_from_db()
     return run
+
+
+FIXED_TERMS = (TermType.FLAT_FEE, TermType.MINIMUM_GUARANTEE)
+FIRST_MONTHS = {Every.MONTH: range(1, 13), Every.QUARTER: (1, 4, 7, 10), Every.YEAR: (1,)}
+MONTHS_IN = {Every.MONTH: 1, Every.QUARTER: 3, Every.YEAR: 12}
+
+
+def _window_start(period: dt.date, every: str) -> dt.date:
+    """The first month of the calendar month, quarter or year that holds `period`."""
+    months = MONTHS_IN[every]
+    return period.replace(month=(period.month - 1) // months * months + 1)
+
+
+def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict) -> None:
+    """flat_fee: due at the start of each calendar month, quarter or year the agreement is active in (and in its
+    first month); minimum_guarantee: at the end of each, the shortfall of the royalties earned over it."""
+    if agreement.status != AgreementStatus.ACTIVE or agreement.starts_on > last_day(period):
+        return
+    if agreement.ends_on is not None and agreement.ends_on < period:
+        return
+    first_month = agreement.starts_on.replace(day=1) == period
+    for term in agreement.terms.all():
+        every = term.every
+        if term.type == TermType.FLAT_FEE and (period.month in FIRST_MONTHS[every] or first_month):
+            cursor.execute(ALLOCATE.format(weights=FLAT_FEE_WEIGHTS),
+                           {**params, "amount": term.amount, "basis": TermType.FLAT_FEE})  # fmt: skip
+        elif term.type == TermType.MINIMUM_GUARANTEE and period.month % MONTHS_IN[every] == 0:
+            since = max(_window_start(period, every), agreement.starts_on.replace(day=1))
+            window = {**params, "since": since}
+            cursor.execute(MG_TOTAL, window)
+            shortfall = term.amount - int(cursor.fetchone()[0])
+            if shortfall > 0:
+                cursor.execute(ALLOCATE.format(weights=MG_WEIGHTS),
+                               {**window, "amount": shortfall, "basis": TermType.MINIMUM_GUARANTEE})  # fmt: skip
 
 
 class _Progress:
