@@ -208,6 +208,7 @@ def test_a_committed_run_reports_its_progress_on_its_own_connection_and_finishes
     october_usage(world)
     run_row = StatementRun.objects.create(period=OCTOBER)  # committed, as the API's is
     outcome: list = []
+
     def compute() -> None:
         try:
             outcome.append(statement_run_compute(run=run_row))
