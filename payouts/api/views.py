@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -130,3 +130,39 @@ class InvoiceDetailView(PayoutsView):
     @extend_schema(operation_id="invoices_retrieve", responses={200: InvoiceOutput, **READ})
     def get(self, request: Request, pk) -> Response:
         return Response(presenters.invoices([self.get_visible(selectors.invoice_list(access=self.access), pk)])[0])
+
+
+class DocumentView(PayoutsView):
+    """A statement's or an invoice's CSV or PDF (the same visibility as the JSON)."""
+
+    kind = ""  # "statement" | "invoice"
+    RENDER = {
+        ("statement", "csv"): ("statement_csv", "text/csv; charset=utf-8"),
+        ("statement", "pdf"): ("statement_pdf", "application/pdf"),
+        ("invoice", "csv"): ("invoice_csv", "text/csv; charset=utf-8"),
+        ("invoice", "pdf"): ("invoice_pdf", "application/pdf"),
+    }
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)  # a file, whatever Accept says
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, pk, fmt: str) -> HttpResponse:
+        from .. import documents
+
+        queryset = (selectors.statement_list if self.kind == "statement" else selectors.invoice_list)(
+            access=self.access
+        )
+        obj = self.get_visible(queryset, pk)
+        function, content_type = self.RENDER[self.kind, fmt]
+        response = HttpResponse(getattr(documents, function)(obj), content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{self.kind}-{obj.period:%Y-%m}-{obj.pk}.{fmt}"'
+        return response
+
+
+class StatementDocumentView(DocumentView):
+    kind = "statement"
+
+
+class InvoiceDocumentView(DocumentView):
+    kind = "invoice"

@@ -95,3 +95,20 @@ def test_the_monthly_schedule_is_in_the_admin():
     task = PeriodicTask.objects.get(task="payouts.monthly_statements")
     cron = task.crontab
     assert (cron.minute, cron.hour, cron.day_of_month, str(cron.timezone)) == ("0", "3", "1", "Asia/Tokyo")
+
+
+def test_downloads_follow_the_same_visibility(world, clients):  # noqa: F811
+    october_usage(world)
+    call_command("compute_statements", "--period", "2026-10")
+    mine = Statement.objects.get(rights_holder=world["a"])
+    csv = clients["a"].get(f"/api/v1/statements/{mine.pk}.csv", HTTP_ACCEPT="text/csv")
+    assert csv.status_code == 200
+    assert csv["Content-Type"].startswith("text/csv")
+    assert csv.content.startswith(b"\xef\xbb\xbf")
+    pdf = clients["a"].get(f"/api/v1/statements/{mine.pk}.pdf", HTTP_ACCEPT="application/pdf")
+    assert (pdf.status_code, pdf.content[:4]) == (200, b"%PDF")
+    other = Statement.objects.exclude(rights_holder=world["a"]).first()
+    assert clients["a"].get(f"/api/v1/statements/{other.pk}.pdf").status_code == 404
+    invoice = world["agreement"].invoices.get()
+    assert clients["licensee"].get(f"/api/v1/invoices/{invoice.pk}.pdf").content[:4] == b"%PDF"
+    assert clients["other_licensee"].get(f"/api/v1/invoices/{invoice.pk}.csv").status_code == 404
