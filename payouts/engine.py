@@ -39,7 +39,8 @@ ROYALTY_LINES = """
 CREATE TEMPORARY TABLE payouts_royalty (
     id bigserial PRIMARY KEY,
     agreement_id uuid NOT NULL, licensee_id uuid NOT NULL, currency text NOT NULL, work_id uuid NOT NULL,
-    use text NOT NULL, basis text NOT NULL, quantity bigint NOT NULL, gross bigint NOT NULL, commission bigint NOT NULL
+    use text NOT NULL, basis text NOT NULL, quantity bigint NOT NULL, gross bigint NOT NULL, commission bigint NOT NULL,
+    adjusted_period date
 ) ON COMMIT DROP
 """
 
@@ -82,6 +83,40 @@ SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, l.basis, l.q
        round(l.gross * %(commission)s / 100)::bigint
   FROM lines l
  WHERE l.gross <> 0
+"""
+
+# Late usage (reported after its period was final) from reports not adjusted yet and received before this run
+# began: priced by the agreement's per_unit and revenue_share terms, as `adjustment` lines naming their period.
+ADJUSTMENT_LINES = """
+WITH usage AS (
+    SELECT e.period, e.work_id, e.use, sum(e.quantity) AS quantity, coalesce(sum(e.revenue_amount), 0) AS revenue
+      FROM licensing_usageevent e JOIN licensing_usagereport r ON r.id = e.report_id
+     WHERE e.agreement_id = %(agreement)s AND e.late AND e.period < %(period)s
+       AND r.late AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
+     GROUP BY e.period, e.work_id, e.use
+), terms AS (
+    SELECT t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent FROM licensing_term t
+     WHERE t.agreement_id = %(agreement)s AND t.type IN ('per_unit', 'revenue_share')
+     GROUP BY t.type, t.use
+), lines AS (
+    SELECT u.period, u.work_id, u.use, u.quantity,
+           round(u.quantity * coalesce(pu.rate, 0) * %(scale)s + u.revenue * coalesce(rs.percent, 0) / 100)::bigint
+               AS gross
+      FROM usage u
+      LEFT JOIN terms pu ON pu.type = 'per_unit' AND pu.use = u.use
+      LEFT JOIN terms rs ON rs.type = 'revenue_share' AND rs.use = u.use
+)
+INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission,
+                             adjusted_period)
+SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, 'adjustment', l.quantity, l.gross,
+       round(l.gross * %(commission)s / 100)::bigint, l.period
+  FROM lines l
+ WHERE l.gross <> 0
+"""
+LATE_AGREEMENTS = """
+SELECT DISTINCT e.agreement_id FROM licensing_usageevent e JOIN licensing_usagereport r ON r.id = e.report_id
+ WHERE e.late AND e.period < %(period)s AND e.agreement_id IS NOT NULL
+   AND r.late AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
 """
 
 # A fixed amount (%(amount)s > 0) spread over works by largest remainder in proportion to `weight` (ties: the larger
@@ -195,9 +230,9 @@ ON CONFLICT (rights_holder_id, period, currency) DO UPDATE
 """
 LINES = """
 INSERT INTO payouts_statementline (statement_id, licensee_id, agreement_id, work_id, use, basis, quantity, gross,
-                                   commission, net)
+                                   commission, net, adjusted_period)
 SELECT s.id, r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.quantity, p.gross, p.commission,
-       p.gross - p.commission
+       p.gross - p.commission, r.adjusted_period
   FROM payouts_part p
   JOIN payouts_royalty r ON r.id = p.royalty_id
   JOIN payouts_statement s ON s.rights_holder_id = p.rights_holder_id AND s.period = %(period)s
@@ -256,15 +291,20 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
             raise RunRefused(
                 _("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")}
             )
+        started_at = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(LATE_AGREEMENTS, {"period": period, "started_at": started_at})
+            late = [row[0] for row in cursor.fetchall()]
         with_fixed_terms = Agreement.objects.filter(
             status=AgreementStatus.ACTIVE, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
         ).exclude(ends_on__lt=period)
         agreements = list(
-            Agreement.objects.filter(Q(pk__in=_agreements_with_usage(period)) | Q(pk__in=with_fixed_terms))
+            Agreement.objects.filter(
+                Q(pk__in=_agreements_with_usage(period)) | Q(pk__in=with_fixed_terms) | Q(pk__in=late)
+            )
             .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
             .order_by("id")
         )
-        started_at = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_part")
             cursor.execute(ROYALTY_LINES)
@@ -278,6 +318,7 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
                     "commission": agreement.commission,
                 }  # fmt: skip
                 cursor.execute(AGREEMENT_LINES, params)
+                cursor.execute(ADJUSTMENT_LINES, {**params, "started_at": started_at})
                 _fixed_terms(cursor, agreement, period, params)
                 progress.done(done)
             progress.close()

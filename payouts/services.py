@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ledger.choices import AccountPurpose, OwnerType
 from ledger.money import Money
 from ledger.services import Entry, account_get_or_create, journal_post_bulk
-from licensing.models import PeriodStatus, ReportingPeriod
+from licensing.models import PeriodStatus, ReportingPeriod, UsageReport
 
 from .engine import RunRefused, last_day
 from .models import Invoice, RunStatus, Statement, StatementRun, StatementStatus
@@ -54,6 +54,10 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         Invoice.objects.filter(run=run, status=StatementStatus.DRAFT).update(
             status=StatementStatus.FINAL, finalized_at=now
         )
+        # the late reports this run adjusted (received before it began) are done: never adjusted again
+        UsageReport.objects.filter(
+            late=True, adjusted_in__isnull=True, period__lt=run.period, created_at__lt=run.started_at
+        ).update(adjusted_in=run.period)
         ReportingPeriod.objects.update_or_create(
             period=run.period, defaults={"status": PeriodStatus.FINAL, "finalized_at": now}
         )

@@ -54,6 +54,10 @@ class UsageReport(models.Model):
     late = models.BooleanField(
         _("late"), default=False, help_text=_("Reported after the period's statements were final: adjustments.")
     )
+    adjusted_in = models.DateField(
+        _("adjusted in"), null=True, blank=True,
+        help_text=_("A late report: the period whose final statements carry its adjustments."),
+    )  # fmt: skip
     events_received = models.PositiveIntegerField(_("events received"), default=0)
     events_accepted = models.PositiveIntegerField(_("events accepted"), default=0)
     events_rejected = models.PositiveIntegerField(_("events rejected"), default=0)

@@ -222,3 +222,48 @@ def test_a_committed_run_reports_its_progress_on_its_own_connection_and_finishes
     run_row.refresh_from_db()
     assert (run_row.status, run_row.agreements_done, run_row.lines_written) == ("done", 1, 9)
     assert run_row.started_at is not None
+
+
+def late_report(world, period, *events):
+    """A report received after `period` was final: its events are late (what the ingestion flags)."""
+    from licensing.models import UsageReport
+
+    report = UsageReport.objects.create(licensee=world["licensee"], period=period, idempotency_key=str(uuid.uuid4()),
+                                        body_sha256="0" * 64, status="accepted", late=True, events_received=len(events),
+                                        events_accepted=len(events))  # fmt: skip
+    with connection.cursor() as cursor:
+        for line, (use, quantity, revenue) in enumerate(events, start=1):
+            cursor.execute(
+                "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+                "quantity, occurred_on, model, territory, revenue_amount, revenue_currency, reserved, late) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'm9', 'JP', %s, %s, false, true)",
+                [period, report.pk, line, world["licensee"].pk, world["work"].pk, world["agreement"].pk, use,
+                 quantity, period + dt.timedelta(days=9), revenue, "JPY" if revenue is not None else None],
+            )  # fmt: skip
+    return report
+
+
+def test_late_usage_for_a_final_period_is_adjusted_once_in_the_next_open_one(world):
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    statement_run_finalize(run=run(OCTOBER))
+    october = {s.rights_holder_id: figures(s) for s in Statement.objects.filter(period=OCTOBER)}
+    report = late_report(world, OCTOBER, ("training", 4, None), ("generation", 1, 1000))
+    november = run(NOVEMBER)
+    adjustments = StatementLine.objects.filter(statement__period=NOVEMBER, basis="adjustment")
+    # training 4 × 12.5 = 50, commission 5; generation 1,000 × 30 % = 300, commission 30; each split 50/30/20.
+    # Commission 5: 2.5, 1.5, 1.0 → floors 2 + 1 + 1, the unit left to A (remainders .5 and .5: the larger share)
+    by_holder_use = {(line.statement.rights_holder.name, line.use): (line.gross, line.commission, line.adjusted_period)
+                     for line in adjustments.select_related("statement__rights_holder")}  # fmt: skip
+    assert by_holder_use["A", "training"] == (25, 3, OCTOBER)
+    assert by_holder_use["B", "training"] == (15, 1, OCTOBER)
+    assert by_holder_use["C", "generation"] == (60, 6, OCTOBER)
+    assert sum(line.gross for line in adjustments) == 350
+    # October's final statements never change
+    assert {s.rights_holder_id: figures(s) for s in Statement.objects.filter(period=OCTOBER)} == october
+    statement_run_finalize(run=november)
+    report.refresh_from_db()
+    assert report.adjusted_in == NOVEMBER
+    run(dt.date(2026, 12, 1))
+    assert not StatementLine.objects.filter(statement__period=dt.date(2026, 12, 1), basis="adjustment").exists()
