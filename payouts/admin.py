@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.utils import timezone
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.urls import path, reverse
+from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import TaxRule
+from config.admin_tools import EstimatedCountPaginator
+from ledger.money import Money
+from licensing.admin import access_of
+
+from .engine import RunRefused
+from .models import Invoice, Statement, StatementLine, StatementRun, TaxRule
+from .services import statement_run_create, statement_run_finalize
 
 
 @admin.register(TaxRule)
@@ -35,3 +45,247 @@ class TaxRuleAdmin(admin.ModelAdmin):
             description = _("In force: add a new rule from the date the change applies.")
             return [(None, {"fields": fieldsets[0][1]["fields"], "description": description})]
         return fieldsets
+
+
+class RecordsAdmin(admin.ModelAdmin):
+    """Computed by the engine: read in the admin, never edited there."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _money(amount: int, currency: str) -> str:
+    return Money(amount, currency).format(translation.get_language() or "ja")
+
+
+@admin.register(StatementRun)
+class StatementRunAdmin(RecordsAdmin):
+    list_display = ["period_label", "status", "progress", "lines_written", "created_at", "finished_at",
+                    "finalized_at"]  # fmt: skip
+    list_filter = ["status", "period"]
+    readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "error",
+                       "requested_by", "created_at", "started_at", "finished_at", "finalized_at"]  # fmt: skip
+    actions = ["compute_again", "finalize"]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return access_of(request).is_staff
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.display(description=_("period"), ordering="period")
+    def period_label(self, obj: StatementRun) -> str:
+        return f"{obj.period:%Y-%m}"
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: StatementRun) -> str:
+        return f"{obj.agreements_done} / {obj.agreements_total}"
+
+    @admin.action(description=_("Compute these periods again (drafts)"))
+    def compute_again(self, request, queryset):
+        from .tasks import compute_statement_run
+
+        for period in sorted({run.period for run in queryset}):
+            try:
+                run = statement_run_create(period=period, requested_by=request.user)
+            except RunRefused as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
+            transaction.on_commit(lambda run_id=str(run.pk): compute_statement_run.delay(run_id))
+            self.message_user(request, _("%(period)s queued.") % {"period": f"{period:%Y-%m}"}, messages.SUCCESS)
+
+    @admin.action(description=_("Finalize (post to the ledger)"))
+    def finalize(self, request, queryset):
+        for run in queryset:
+            try:
+                statement_run_finalize(run=run)
+            except RunRefused as exc:
+                self.message_user(request, f"{run.period:%Y-%m}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(period)s is final.") % {"period": f"{run.period:%Y-%m}"},
+                                  messages.SUCCESS)  # fmt: skip
+
+
+class HolderScoped(RecordsAdmin):
+    """Staff see every row; a rights holder's user its own holders' rows (`holder_field`)."""
+
+    holder_field = "rights_holder_id"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        access = access_of(request)
+        if access.is_staff:
+            return queryset
+        return queryset.filter(**{f"{self.holder_field}__in": access.holder_ids})
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        access = access_of(request)
+        return access.is_staff or access.is_holder
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+
+class StatementLineInline(admin.TabularInline):
+    model = StatementLine
+    fields = ["licensee", "agreement", "work", "use", "basis", "adjusted_period", "quantity", "gross_amount",
+              "commission_amount", "net_amount", "models"]  # fmt: skip
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("licensee", "agreement", "work", "statement")
+
+    def has_view_permission(self, request, obj=None) -> bool:  # the statement's admin has scoped it already
+        access = access_of(request)
+        return access.is_staff or access.is_holder
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("gross"))
+    def gross_amount(self, line):
+        return _money(line.gross, line.statement.currency)
+
+    @admin.display(description=_("commission"))
+    def commission_amount(self, line):
+        return _money(line.commission, line.statement.currency)
+
+    @admin.display(description=_("net"))
+    def net_amount(self, line):
+        return _money(line.net, line.statement.currency)
+
+    @admin.display(description=_("AI models"))
+    def models(self, line) -> str:
+        """The models that produced the line: those the AI company reported for the work under the agreement."""
+        period = line.adjusted_period or line.statement.period
+        return ", ".join(models_for(line.agreement_id, line.work_id, period))
+
+
+def models_for(agreement_id, work_id, period) -> list[str]:
+    from licensing.models import UsageEvent
+
+    return sorted(set(UsageEvent.objects.filter(period=period, agreement_id=agreement_id, work_id=work_id)
+                      .values_list("model", flat=True).distinct()[:20]))  # fmt: skip
+
+
+@admin.register(Statement)
+class StatementAdmin(HolderScoped):
+    list_display = ["rights_holder", "period_label", "currency", "status", "gross_amount", "net_amount",
+                    "payable_amount", "carried_out", "downloads"]  # fmt: skip
+    list_filter = ["status", "period", "currency", "carried_out"]
+    search_fields = ["rights_holder__name", "rights_holder__name_kana"]
+    list_select_related = ["rights_holder"]
+    readonly_fields = ["rights_holder", "period", "currency", "status", "gross", "commission", "net_royalties",
+                       "consumption_tax", "withholding_tax", "carried_forward", "payable", "carried_out",
+                       "registration_number", "finalized_at", "paid_at", "downloads"]  # fmt: skip
+    inlines = [StatementLineInline]
+
+    @admin.display(description=_("period"), ordering="period")
+    def period_label(self, obj) -> str:
+        return f"{obj.period:%Y-%m}"
+
+    @admin.display(description=_("gross"), ordering="gross")
+    def gross_amount(self, obj) -> str:
+        return _money(obj.gross, obj.currency)
+
+    @admin.display(description=_("net royalties"), ordering="net_royalties")
+    def net_amount(self, obj) -> str:
+        return _money(obj.net_royalties, obj.currency)
+
+    @admin.display(description=_("payable"), ordering="payable")
+    def payable_amount(self, obj) -> str:
+        return _money(obj.payable, obj.currency)
+
+    @admin.display(description=_("downloads"))
+    def downloads(self, obj) -> str:
+        return format_html('<a href="{}">CSV</a> · <a href="{}">PDF</a>',
+                           reverse("admin:payouts_statement_document", args=[obj.pk, "csv"]),
+                           reverse("admin:payouts_statement_document", args=[obj.pk, "pdf"]))  # fmt: skip
+
+    def get_urls(self):
+        document = self.admin_site.admin_view(self.document_view)
+        return [path("<uuid:pk>/document.<str:fmt>", document, name="payouts_statement_document"),
+                *super().get_urls()]  # fmt: skip
+
+    def document_view(self, request, pk, fmt: str):
+        return _document(self.get_queryset(request), pk, fmt, "statement")
+
+
+@admin.register(StatementLine)
+class StatementLineAdmin(HolderScoped):
+    """Every line, filterable by period, rights holder, AI company and work."""
+
+    holder_field = "statement__rights_holder_id"
+    list_display = ["statement", "licensee", "work", "use", "basis", "quantity", "gross", "commission", "net"]
+    list_filter = ["basis", "statement__period", "statement__status", "licensee"]
+    search_fields = ["work__title", "=work__isbn", "statement__rights_holder__name", "licensee__name"]
+    list_select_related = ["statement__rights_holder", "licensee", "work"]
+    autocomplete_fields = []
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(RecordsAdmin):
+    list_display = ["licensee", "agreement", "period_label", "currency", "status", "royalties", "advance_recouped",
+                    "amount_due", "downloads"]  # fmt: skip
+    list_filter = ["status", "period", "currency"]
+    search_fields = ["licensee__name", "agreement__reference"]
+    list_select_related = ["licensee", "agreement"]
+    readonly_fields = ["licensee", "agreement", "period", "currency", "status", "royalties", "advance_recouped",
+                       "amount_due", "finalized_at", "downloads"]  # fmt: skip
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return access_of(request).is_staff
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.display(description=_("period"), ordering="period")
+    def period_label(self, obj) -> str:
+        return f"{obj.period:%Y-%m}"
+
+    @admin.display(description=_("downloads"))
+    def downloads(self, obj) -> str:
+        return format_html('<a href="{}">CSV</a> · <a href="{}">PDF</a>',
+                           reverse("admin:payouts_invoice_document", args=[obj.pk, "csv"]),
+                           reverse("admin:payouts_invoice_document", args=[obj.pk, "pdf"]))  # fmt: skip
+
+    def get_urls(self):
+        document = self.admin_site.admin_view(self.document_view)
+        return [path("<uuid:pk>/document.<str:fmt>", document, name="payouts_invoice_document"),
+                *super().get_urls()]  # fmt: skip
+
+    def document_view(self, request, pk, fmt: str):
+        if not self.has_view_permission(request):
+            raise Http404
+        return _document(self.get_queryset(request), pk, fmt, "invoice")
+
+
+def _document(queryset, pk, fmt: str, kind: str) -> HttpResponse:
+    from . import documents
+
+    obj = queryset.filter(pk=pk).first()
+    if obj is None or fmt not in ("csv", "pdf"):
+        raise Http404
+    content = getattr(documents, f"{kind}_{fmt}")(obj)
+    response = HttpResponse(content, content_type="application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{kind}-{obj.period:%Y-%m}-{obj.pk}.{fmt}"'
+    return response
