@@ -287,6 +287,11 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
             cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [period])
             if not cursor.fetchone()[0]:
                 raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
+        # holding the period's lock, no other run of it is alive: one still marked running was killed with its worker
+        StatementRun.objects.filter(period=period, status=RunStatus.RUNNING).exclude(pk=run.pk).update(
+            status=RunStatus.FAILED, error=_("Interrupted (its worker stopped); a later run replaced it."),
+            finished_at=timezone.now(),
+        )  # fmt: skip
         if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
             raise RunRefused(
                 _("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")}

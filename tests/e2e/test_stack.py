@@ -95,3 +95,101 @@ def test_a_large_usage_report_is_processed_by_the_worker(stack):
     assert (report["status"], report["events_accepted"]) == ("accepted", 100), report
     assert UsageEvent.objects.filter(agreement=agreement).count() == 100
     assert "licensing.process_usage_report" in stack.log("worker")
+
+
+def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(stack):
+    """kill -9 of the worker in the middle of a run leaves nothing half-written; the rerun computes every statement,
+    finalizing posts each once, verify_ledger is clean and every total equals a GROUP BY over the raw usage."""
+    import datetime as dt
+    import os
+    import signal
+    import time
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from ledger.verification import verify_ledger
+    from licensing.models import Agreement, Term
+    from licensing.roles import STAFF, role_group
+    from licensing.services import api_key_create
+    from payouts.models import Invoice, Statement, StatementRun
+    from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+
+    holders = [RightsHolderFactory() for _ in range(3)]
+    works = [work_with_shares((holders[n % 3], "60.00"), (holders[(n + 1) % 3], "40.00")) for n in range(60)]
+    licensee = LicenseeFactory()
+    agreements = []
+    for n in range(40):
+        agreement = Agreement.objects.create(
+            licensee=licensee, reference=f"E2E-{n}", currency="JPY", starts_on="2026-01-01", territories=["*"],
+            uses=["training"], scope_catalogue=True, status="active", commission=Decimal("10"),
+        )  # fmt: skip
+        Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("1.5"))
+        agreements.append(agreement)
+    period = dt.date(2026, 10, 1)
+    with connection.cursor() as cursor:  # 400,000 events: long enough a run to kill in its middle
+        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+        cursor.execute(
+            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+            "quantity, occurred_on, model, territory, reserved, late) "
+            "SELECT %s, gen_random_uuid(), 1, %s, (%s::uuid[])[1 + i %% 60], (%s::uuid[])[1 + i %% 40], 'training', "
+            "1 + i %% 7, %s, 'm' || (i %% 5), 'JP', false, false FROM generate_series(1, 400000) AS i",
+            [period, licensee.pk, [w.pk for w in works], [a.pk for a in agreements], period],
+        )
+    user = get_user_model().objects.create_user("e2e-staff", password="pw-e2e-staff-1", is_staff=True)
+    user.groups.add(role_group(STAFF))
+    _, key = api_key_create(name="e2e", user=user)
+    headers = {"Authorization": f"Bearer {key}"}
+    stack.wait_for("/healthz")
+
+    def start_run() -> str:
+        response = requests.post(f"{stack.base_url}/api/v1/statement-runs", json={"period": "2026-10"},
+                                 headers=headers, timeout=30)  # fmt: skip
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    def run_status(run_id: str) -> dict:
+        return requests.get(f"{stack.base_url}/api/v1/statement-runs/{run_id}", headers=headers, timeout=10).json()
+
+    killed = start_run()
+    deadline = time.monotonic() + 60
+    while run_status(killed)["status"] != "running":
+        assert time.monotonic() < deadline, run_status(killed)
+        time.sleep(0.05)
+    worker = stack.processes.pop("worker")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+    assert run_status(killed)["status"] == "running"  # never finished
+    assert not Statement.objects.exists()  # and nothing of it is stored
+
+    stack.start_worker("worker-2")
+    rerun = start_run()
+    deadline = time.monotonic() + 120
+    while (state := run_status(rerun))["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state["status"] == "done", state
+    assert run_status(killed)["status"] == "failed"  # the interrupted one says so
+    final = requests.post(f"{stack.base_url}/api/v1/statement-runs/{rerun}/finalize", headers=headers, timeout=60)
+    assert final.status_code == 200, final.text
+    assert requests.post(f"{stack.base_url}/api/v1/statement-runs/{rerun}/finalize", headers=headers,
+                         timeout=60).status_code == 200  # fmt: skip
+    assert verify_ledger().sound
+    with connection.cursor() as cursor:  # the GROUP BY from raw usage: each line's gross rounded once
+        cursor.execute(
+            "SELECT sum(g) FROM (SELECT round(sum(quantity) * 1.5)::bigint AS g FROM licensing_usageevent "
+            "WHERE period = %s GROUP BY agreement_id, work_id, use) x",
+            [period],
+        )
+        expected = cursor.fetchone()[0]
+    assert sum(Statement.objects.values_list("gross", flat=True)) == expected
+    assert sum(Invoice.objects.values_list("royalties", flat=True)) == expected
+    assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
+    with connection.cursor() as cursor:  # one line per (agreement, work, use) and holder: every work has two
+        cursor.execute(
+            "SELECT count(*) * 2 FROM (SELECT DISTINCT agreement_id, work_id FROM licensing_usageevent "
+            "WHERE period = %s) x",
+            [period],
+        )
+        assert StatementRun.objects.get(pk=rerun).lines_written == cursor.fetchone()[0]
