@@ -286,6 +286,8 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Licensee API limits (API.md): bodies, events, clearance batch, background threshold, rates per key.
+# A statement run split across this many Celery workers (a chord over the agreements, then one assembles); 1: one
+STATEMENT_RUN_PARTS = env_int("STATEMENT_RUN_PARTS", 1)
 USAGE_MAX_BODY_BYTES = env_int("USAGE_MAX_BODY_BYTES", 256 * 1024 * 1024)
 USAGE_MAX_EVENTS = env_int("USAGE_MAX_EVENTS", 5_000_000)
 USAGE_ASYNC_THRESHOLD_BYTES = env_int("USAGE_ASYNC_THRESHOLD_BYTES", 8 * 1024 * 1024)

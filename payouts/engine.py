@@ -19,7 +19,8 @@ import datetime as dt
 import time
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
-from django.db.models import Prefetch, Q
+from django.db.models import F, Prefetch, Q
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -281,81 +282,150 @@ def last_day(period: dt.date) -> dt.date:
 def statement_run_compute(*, run: StatementRun) -> StatementRun:
     """Compute the run's period: draft statements and invoices, recomputed in place on a rerun, in one
     transaction. RunRefused when the period is final or another run of it holds the period's lock."""
-    period = run.period
     with transaction.atomic():
+        _lock_period(run)
+        agreements = run_agreements(run)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [period])
-            if not cursor.fetchone()[0]:
-                raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
-        # holding the period's lock, no other run of it is alive: one still marked running was killed with its worker
-        StatementRun.objects.filter(period=period, status=RunStatus.RUNNING).exclude(pk=run.pk).update(
-            status=RunStatus.FAILED, error=_("Interrupted (its worker stopped); a later run replaced it."),
-            finished_at=timezone.now(),
-        )  # fmt: skip
-        if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
-            raise RunRefused(
-                _("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")}
-            )
-        started_at = timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(LATE_AGREEMENTS, {"period": period, "started_at": started_at})
-            late = [row[0] for row in cursor.fetchall()]
-        with_fixed_terms = Agreement.objects.filter(
-            status=AgreementStatus.ACTIVE, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
-        ).exclude(ends_on__lt=period)
-        agreements = list(
-            Agreement.objects.filter(
-                Q(pk__in=_agreements_with_usage(period)) | Q(pk__in=with_fixed_terms) | Q(pk__in=late)
-            )
-            .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
-            .order_by("id")
-        )
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_part")
-            cursor.execute(ROYALTY_LINES)
-            # never written by this transaction before the end: the progress connection would wait for its lock
-            progress = _Progress(run, len(agreements))
-            progress.done(0)
-            for done, agreement in enumerate(agreements, start=1):
-                params = {
-                    "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
-                    "period": period, "scale": 10 ** currency_digits(agreement.currency),
-                    "commission": agreement.commission,
-                }  # fmt: skip
-                cursor.execute(AGREEMENT_LINES, params)
-                cursor.execute(ADJUSTMENT_LINES, {**params, "started_at": started_at})
-                _fixed_terms(cursor, agreement, period, params)
-                progress.done(done)
-            progress.close()
-            # the drafts of the period are replaced: their lines go, their rows are updated in place
-            cursor.execute(
-                "DELETE FROM payouts_statementline l USING payouts_statement s "
-                "WHERE s.id = l.statement_id AND s.period = %s AND s.status = 'draft'", [period]
-            )  # fmt: skip
-            cursor.execute(
-                "DELETE FROM payouts_invoiceline l USING payouts_invoice i "
-                "WHERE i.id = l.invoice_id AND i.period = %s AND i.status = 'draft'", [period]
-            )  # fmt: skip
-            cursor.execute(SPLIT)
-            params = {"run": run.pk, "period": period}
-            cursor.execute(STATEMENTS, params)
-            cursor.execute(LINES, params)
-            lines = cursor.rowcount
-            cursor.execute(INVOICES, params)
-            cursor.execute(INVOICE_LINES, params)
-            # drafts of an earlier run that no longer have anything
-            cursor.execute("DELETE FROM payouts_statement WHERE period = %s AND status = 'draft' AND run_id <> %s",
-                           [period, run.pk])  # fmt: skip
-            cursor.execute("DELETE FROM payouts_invoice WHERE period = %s AND status = 'draft' AND run_id <> %s",
-                           [period, run.pk])  # fmt: skip
-            cursor.execute("DROP TABLE payouts_royalty, payouts_part")
-        _taxes_and_payables(run, period)
-        StatementRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.DONE, started_at=started_at, finished_at=timezone.now(), lines_written=lines,
-            agreements_total=len(agreements), agreements_done=len(agreements), error="",
-        )  # fmt: skip
+            _royalty_table(cursor)
+            _royalty_lines(cursor, run, agreements, _Progress(run, len(agreements)))
+            lines = _assemble(cursor, run)
+        _done(run, lines, len(agreements))
     run.refresh_from_db()
     return run
+
+
+def statement_run_compute_part(*, run: StatementRun, part: int, parts: int) -> int:
+    """One of `parts` workers' share of a run (its agreements: every `parts`-th by id, from `part`): their royalty
+    lines, committed into payouts_royaltystage for statement_run_assemble. Idempotent (a redelivery replaces the
+    part's rows); holds no lock on the period, so parts run side by side. Returns the lines written."""
+    with transaction.atomic():
+        if ReportingPeriod.objects.filter(period=run.period, status=PeriodStatus.FINAL).exists():
+            raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": f"{run.period:%Y-%m}"})
+        agreements = run_agreements(run)[part::parts]
+        with connection.cursor() as cursor:
+            _royalty_table(cursor)
+            _royalty_lines(cursor, run, agreements, _Progress(run, None))
+            cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s AND part = %s", [run.pk, part])
+            cursor.execute(STAGE_PART, [run.pk, part])
+            written = cursor.rowcount
+            cursor.execute("DROP TABLE payouts_royalty")
+    return written
+
+
+def statement_run_assemble(*, run: StatementRun) -> StatementRun:
+    """After every part: the statements and invoices from the parts' lines, in one transaction holding the
+    period's lock (RunRefused as statement_run_compute)."""
+    with transaction.atomic():
+        _lock_period(run)
+        total = len(run_agreements(run))
+        with connection.cursor() as cursor:
+            _royalty_table(cursor)
+            cursor.execute(UNSTAGE, [run.pk])
+            lines = _assemble(cursor, run)
+            cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s", [run.pk])
+        _done(run, lines, total)
+    run.refresh_from_db()
+    return run
+
+
+ROYALTY_COLUMNS = (
+    "agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission, adjusted_period"
+)
+STAGE_PART = "INSERT INTO payouts_royaltystage (run_id, part, <c>) SELECT %s, %s, <c> FROM payouts_royalty".replace(
+    "<c>", ROYALTY_COLUMNS
+)
+UNSTAGE = "INSERT INTO payouts_royalty (<c>) SELECT <c> FROM payouts_royaltystage WHERE run_id = %s".replace(
+    "<c>", ROYALTY_COLUMNS
+)
+
+
+def _lock_period(run: StatementRun) -> None:
+    period = run.period
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [period])
+        if not cursor.fetchone()[0]:
+            raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
+    # holding the period's lock, no other run of it is alive: one still marked running was killed with its worker
+    StatementRun.objects.filter(period=period, status=RunStatus.RUNNING).exclude(pk=run.pk).update(
+        status=RunStatus.FAILED, error=_("Interrupted (its worker stopped); a later run replaced it."),
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
+        raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")})
+
+
+def run_agreements(run: StatementRun) -> list[Agreement]:
+    """The agreements a run bills, by id: those with usage in the period, with a flat fee or minimum guarantee
+    active in it, or with late usage to adjust (from reports received before the run was requested)."""
+    period = run.period
+    with connection.cursor() as cursor:
+        cursor.execute(LATE_AGREEMENTS, {"period": period, "started_at": run.created_at})
+        late = [row[0] for row in cursor.fetchall()]
+    with_fixed_terms = Agreement.objects.filter(
+        status=AgreementStatus.ACTIVE, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
+    ).exclude(ends_on__lt=period)
+    return list(
+        Agreement.objects.filter(Q(pk__in=_agreements_with_usage(period)) | Q(pk__in=with_fixed_terms) | Q(pk__in=late))
+        .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
+        .order_by("id")
+    )
+
+
+def _royalty_table(cursor) -> None:
+    cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_part")
+    cursor.execute(ROYALTY_LINES)
+
+
+def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progress: _Progress) -> None:
+    """Every line of these agreements for the run's period into payouts_royalty (one GROUP BY per agreement)."""
+    period = run.period
+    progress.done(0)  # never written by the run's transaction before its end: this connection would wait for it
+    for done, agreement in enumerate(agreements, start=1):
+        params = {
+            "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
+            "period": period, "scale": 10 ** currency_digits(agreement.currency), "commission": agreement.commission,
+        }  # fmt: skip
+        cursor.execute(AGREEMENT_LINES, params)
+        cursor.execute(ADJUSTMENT_LINES, {**params, "started_at": run.created_at})
+        _fixed_terms(cursor, agreement, period, params)
+        progress.done(done)
+    progress.close()
+
+
+def _assemble(cursor, run: StatementRun) -> int:
+    """payouts_royalty's lines split among the shares, into the period's draft statements and invoices (their
+    earlier drafts updated in place). Returns the statement lines written."""
+    period = run.period
+    cursor.execute(
+        "DELETE FROM payouts_statementline l USING payouts_statement s "
+        "WHERE s.id = l.statement_id AND s.period = %s AND s.status = 'draft'", [period]
+    )  # fmt: skip
+    cursor.execute(
+        "DELETE FROM payouts_invoiceline l USING payouts_invoice i "
+        "WHERE i.id = l.invoice_id AND i.period = %s AND i.status = 'draft'", [period]
+    )  # fmt: skip
+    cursor.execute(SPLIT)
+    params = {"run": run.pk, "period": period}
+    cursor.execute(STATEMENTS, params)
+    cursor.execute(LINES, params)
+    lines = cursor.rowcount
+    cursor.execute(INVOICES, params)
+    cursor.execute(INVOICE_LINES, params)
+    # drafts of an earlier run that no longer have anything
+    cursor.execute("DELETE FROM payouts_statement WHERE period = %s AND status = 'draft' AND run_id <> %s",
+                   [period, run.pk])  # fmt: skip
+    cursor.execute("DELETE FROM payouts_invoice WHERE period = %s AND status = 'draft' AND run_id <> %s",
+                   [period, run.pk])  # fmt: skip
+    cursor.execute("DROP TABLE payouts_royalty, payouts_part")
+    _taxes_and_payables(run, period)
+    return lines
+
+
+def _done(run: StatementRun, lines: int, agreements: int) -> None:
+    StatementRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.DONE, started_at=Coalesce(F("started_at"), Now()), finished_at=timezone.now(),
+        lines_written=lines, agreements_total=agreements, agreements_done=agreements, error="",
+    )  # fmt: skip
 
 
 FIXED_TERMS = (TermType.FLAT_FEE, TermType.MINIMUM_GUARANTEE)
@@ -396,23 +466,33 @@ class _Progress:
     """The run's progress, written on a connection of its own (autocommit) so that the API and the admin see it
     while the run's own transaction is still open; at most once a second."""
 
-    def __init__(self, run: StatementRun, total: int) -> None:
-        self.run_id, self.total, self.written_at, self.connection = run.pk, total, 0.0, None
+    def __init__(self, run: StatementRun, total: int | None) -> None:
+        """total None: one part of several, which adds what it has done to the run's count (the dispatcher set
+        the total)."""
+        self.run_id, self.total, self.written_at, self.connection, self.reported = run.pk, total, 0.0, None, 0
 
     def done(self, agreements: int) -> None:
         now = time.monotonic()
-        if now - self.written_at < 1 and agreements < self.total:
+        if now - self.written_at < 1 and (self.total is None or agreements < self.total):
             return
         self.written_at = now
         try:
             if self.connection is None:
                 self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
             with self.connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE payouts_statementrun SET status = 'running', agreements_total = %s, agreements_done = %s, "
-                    "started_at = coalesce(started_at, now()), error = '' WHERE id = %s",
-                    [self.total, agreements, self.run_id],
-                )
+                if self.total is None:
+                    cursor.execute(
+                        "UPDATE payouts_statementrun SET status = 'running', agreements_done = least("
+                        "agreements_done + %s, agreements_total), started_at = coalesce(started_at, now()) "
+                        "WHERE id = %s", [agreements - self.reported, self.run_id],
+                    )  # fmt: skip
+                    self.reported = agreements
+                else:
+                    cursor.execute(
+                        "UPDATE payouts_statementrun SET status = 'running', agreements_total = %s, "
+                        "agreements_done = %s, started_at = coalesce(started_at, now()), error = '' WHERE id = %s",
+                        [self.total, agreements, self.run_id],
+                    )  # fmt: skip
         except DatabaseError:  # progress is a courtesy: the run goes on without it
             self.close()
 

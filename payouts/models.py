@@ -272,3 +272,27 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_basis_display()} {self.use}".strip()
+
+
+class RoyaltyStage(models.Model):
+    """Royalty lines of a run split across workers (statement_run_compute_part), until the run is assembled."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(StatementRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    part = models.PositiveSmallIntegerField()
+    agreement_id = models.UUIDField()
+    licensee_id = models.UUIDField()
+    currency = models.CharField(max_length=3)
+    work_id = models.UUIDField()
+    use = models.CharField(max_length=20, blank=True)
+    basis = models.CharField(max_length=20)
+    quantity = models.BigIntegerField()
+    gross = models.BigIntegerField()
+    commission = models.BigIntegerField()
+    adjusted_period = models.DateField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "part"], name="payouts_royaltystage_run_part")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} part {self.part}"

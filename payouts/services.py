@@ -54,9 +54,9 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         Invoice.objects.filter(run=run, status=StatementStatus.DRAFT).update(
             status=StatementStatus.FINAL, finalized_at=now
         )
-        # the late reports this run adjusted (received before it began) are done: never adjusted again
+        # the late reports this run adjusted (received before it was requested) are done: never adjusted again
         UsageReport.objects.filter(
-            late=True, adjusted_in__isnull=True, period__lt=run.period, created_at__lt=run.started_at
+            late=True, adjusted_in__isnull=True, period__lt=run.period, created_at__lt=run.created_at
         ).update(adjusted_in=run.period)
         ReportingPeriod.objects.update_or_create(
             period=run.period, defaults={"status": PeriodStatus.FINAL, "finalized_at": now}

@@ -1,10 +1,17 @@
 import datetime as dt
 import logging
 
-from celery import Task, shared_task
+from celery import Task, chord, shared_task
+from django.conf import settings
 from django.utils import timezone
 
-from .engine import RunRefused, statement_run_compute
+from .engine import (
+    RunRefused,
+    run_agreements,
+    statement_run_assemble,
+    statement_run_compute,
+    statement_run_compute_part,
+)
 from .models import RunStatus, StatementRun
 from .services import statement_run_create
 
@@ -25,11 +32,35 @@ class StatementRunTask(Task):
 
 @shared_task(base=StatementRunTask, name="payouts.compute_statement_run", acks_late=True)
 def compute_statement_run(run_id: str) -> None:
-    """Idempotent: a redelivery of a run done recomputes the same drafts in place (or is refused once final)."""
+    """Idempotent: a redelivery of a run done recomputes the same drafts in place (or is refused once final).
+
+    With STATEMENT_RUN_PARTS above 1, a chord: that many workers compute the royalty lines of their share of the
+    agreements side by side, then one assembles the statements and invoices."""
     run = StatementRun.objects.get(pk=run_id)
     if run.finalized_at is not None:
         return
-    statement_run_compute(run=run)
+    parts = settings.STATEMENT_RUN_PARTS
+    if parts <= 1:
+        statement_run_compute(run=run)
+        return
+    total = len(run_agreements(run))
+    StatementRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, agreements_total=total, agreements_done=0, started_at=timezone.now(), error=""
+    )
+    header = [compute_statement_run_part.si(run_id, part, parts) for part in range(parts)]
+    chord(header)(assemble_statement_run.si(run_id))
+
+
+@shared_task(base=StatementRunTask, name="payouts.compute_statement_run_part", acks_late=True)
+def compute_statement_run_part(run_id: str, part: int, parts: int) -> int:
+    return statement_run_compute_part(run=StatementRun.objects.get(pk=run_id), part=part, parts=parts)
+
+
+@shared_task(base=StatementRunTask, name="payouts.assemble_statement_run", acks_late=True)
+def assemble_statement_run(run_id: str) -> None:
+    run = StatementRun.objects.get(pk=run_id)
+    if run.finalized_at is None:
+        statement_run_assemble(run=run)
 
 
 @shared_task(name="payouts.monthly_statements")

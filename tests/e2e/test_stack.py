@@ -193,3 +193,71 @@ def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(s
             [period],
         )
         assert StatementRun.objects.get(pk=rerun).lines_written == cursor.fetchone()[0]
+
+
+def test_a_statement_run_split_across_workers_as_a_chord(stack):
+    """STATEMENT_RUN_PARTS=3: three tasks compute their agreements' lines side by side, a fourth assembles."""
+    import datetime as dt
+    import time
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from licensing.models import Agreement, Term
+    from licensing.roles import STAFF, role_group
+    from licensing.services import api_key_create
+    from payouts.models import Invoice, Statement
+    from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+
+    holders = [RightsHolderFactory() for _ in range(3)]
+    works = [work_with_shares((holders[n % 3], "100.00")) for n in range(30)]
+    licensee = LicenseeFactory()
+    agreements = []
+    for n in range(20):
+        agreement = Agreement.objects.create(
+            licensee=licensee, reference=f"CHORD-{n}", currency="JPY", starts_on="2026-01-01", territories=["*"],
+            uses=["training"], scope_catalogue=True, status="active",
+        )  # fmt: skip
+        Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("2.5"))
+        agreements.append(agreement)
+    period = dt.date(2026, 10, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+        cursor.execute(
+            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+            "quantity, occurred_on, model, territory, reserved, late) "
+            "SELECT %s, gen_random_uuid(), 1, %s, (%s::uuid[])[1 + i %% 30], (%s::uuid[])[1 + i %% 20], 'training', "
+            "1 + i %% 3, %s, 'm', 'JP', false, false FROM generate_series(1, 20000) AS i",
+            [period, licensee.pk, [w.pk for w in works], [a.pk for a in agreements], period],
+        )
+    user = get_user_model().objects.create_user("chord-staff", password="pw-chord-staff-1", is_staff=True)
+    user.groups.add(role_group(STAFF))
+    _, key = api_key_create(name="e2e", user=user)
+    headers = {"Authorization": f"Bearer {key}"}
+    stack.stop("worker")
+    stack.env["STATEMENT_RUN_PARTS"] = "3"
+    stack.start_worker("chord-worker")
+    stack.wait_for("/healthz")
+    response = requests.post(f"{stack.base_url}/api/v1/statement-runs", json={"period": "2026-10"}, headers=headers,
+                             timeout=30)  # fmt: skip
+    assert response.status_code == 202, response.text
+    run_id = response.json()["id"]
+    deadline = time.monotonic() + 120
+    while (state := requests.get(f"{stack.base_url}/api/v1/statement-runs/{run_id}", headers=headers,
+                                 timeout=10).json())["status"] not in ("done", "failed"):  # fmt: skip
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert (state["status"], state["agreements_done"], state["agreements_total"]) == ("done", 20, 20), state
+    worker_log = stack.log("chord-worker")
+    assert worker_log.count("payouts.compute_statement_run_part") >= 3
+    assert "payouts.assemble_statement_run" in worker_log
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(g) FROM (SELECT round(sum(quantity) * 2.5)::bigint AS g FROM licensing_usageevent "
+            "WHERE period = %s GROUP BY agreement_id, work_id, use) x",
+            [period],
+        )
+        expected = cursor.fetchone()[0]
+    assert sum(Statement.objects.values_list("gross", flat=True)) == expected
+    assert sum(Invoice.objects.values_list("royalties", flat=True)) == expected

@@ -267,3 +267,26 @@ def test_late_usage_for_a_final_period_is_adjusted_once_in_the_next_open_one(wor
     assert report.adjusted_in == NOVEMBER
     run(dt.date(2026, 12, 1))
     assert not StatementLine.objects.filter(statement__period=dt.date(2026, 12, 1), basis="adjustment").exists()
+
+
+def test_a_run_split_across_workers_gives_the_same_statements(world):
+    from payouts.engine import statement_run_assemble, statement_run_compute_part
+
+    october_usage(world)
+    single = {s.rights_holder_id: figures(s) for s in run(OCTOBER).statements.all()}
+    columns = ("statement__rights_holder", "basis", "gross", "commission")
+    lines = sorted(StatementLine.objects.values_list(*columns))
+    split = StatementRun.objects.create(period=OCTOBER)
+    for part in range(3):  # three workers; two of them have no agreement of this world's one
+        statement_run_compute_part(run=split, part=part, parts=3)
+    assert Statement.objects.filter(run=split).count() == 0  # nothing until assembled
+    statement_run_assemble(run=split)
+    assert {s.rights_holder_id: figures(s) for s in split.statements.all()} == single
+    assert (
+        sorted(StatementLine.objects.values_list("statement__rights_holder", "basis", "gross", "commission")) == lines
+    )
+    split.refresh_from_db()
+    assert (split.status, split.agreements_done) == ("done", 1)
+    from payouts.models import RoyaltyStage
+
+    assert not RoyaltyStage.objects.filter(run=split).exists()  # cleaned up
