@@ -72,8 +72,8 @@ class StatementRunAdmin(RecordsAdmin):
     list_display = ["period_label", "status", "progress", "lines_written", "created_at", "finished_at",
                     "finalized_at"]  # fmt: skip
     list_filter = ["status", "period"]
-    readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "error",
-                       "requested_by", "created_at", "started_at", "finished_at", "finalized_at"]  # fmt: skip
+    readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "unallocated",
+                       "error", "requested_by", "created_at", "started_at", "finished_at", "finalized_at"]  # fmt: skip
     actions = ["compute_again", "finalize"]
 
     def has_view_permission(self, request, obj=None) -> bool:

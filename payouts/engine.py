@@ -214,6 +214,12 @@ SELECT k.id AS royalty_id, k.rights_holder_id,
   FROM ranked k JOIN payouts_royalty r ON r.id = k.id
 """
 
+UNALLOCATED = """
+SELECT r.currency, sum(r.gross) FROM payouts_royalty r
+ WHERE NOT EXISTS (SELECT 1 FROM payouts_part p WHERE p.royalty_id = r.id)
+ GROUP BY r.currency HAVING sum(r.gross) <> 0
+"""
+
 # One draft statement per (holder, currency), upserted so that a rerun keeps its id; the taxes come after.
 STATEMENTS = """
 INSERT INTO payouts_statement (id, run_id, rights_holder_id, period, currency, status, gross, commission,
@@ -405,6 +411,9 @@ def _assemble(cursor, run: StatementRun) -> int:
         "WHERE i.id = l.invoice_id AND i.period = %s AND i.status = 'draft'", [period]
     )  # fmt: skip
     cursor.execute(SPLIT)
+    cursor.execute(UNALLOCATED)  # lines of works that have no rights holder: billed, not paid to anyone yet
+    unallocated = {currency: int(amount) for currency, amount in cursor.fetchall()}
+    StatementRun.objects.filter(pk=run.pk).update(unallocated=unallocated)
     params = {"run": run.pk, "period": period}
     cursor.execute(STATEMENTS, params)
     cursor.execute(LINES, params)

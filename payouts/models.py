@@ -70,6 +70,11 @@ class StatementRun(models.Model):
     agreements_total = models.PositiveIntegerField(_("agreements"), default=0)
     agreements_done = models.PositiveIntegerField(_("agreements done"), default=0)
     lines_written = models.PositiveBigIntegerField(_("lines written"), default=0)
+    unallocated = models.JSONField(
+        _("unallocated"), default=dict, blank=True,
+        help_text=_("Royalties of works without rights holders, per currency (minor units): billed, held in the "
+                    "royalty clearing account until the work has shares."),
+    )  # fmt: skip
     error = models.TextField(_("error"), blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+", verbose_name=_("requested by"))  # fmt: skip

@@ -14,6 +14,7 @@ def run(run) -> dict:
         "id": str(run.pk), "period": run.period.strftime("%Y-%m"), "status": run.status,
         "agreements_total": run.agreements_total, "agreements_done": run.agreements_done,
         "lines_written": run.lines_written, "error": run.error or None,
+        "unallocated": [money(amount, currency) for currency, amount in sorted(run.unallocated.items())],
         "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
         "finalized_at": run.finalized_at,
     }  # fmt: skip

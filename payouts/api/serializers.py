@@ -16,6 +16,9 @@ class StatementRunOutput(serializers.Serializer):
     agreements_total = serializers.IntegerField()
     agreements_done = serializers.IntegerField()
     lines_written = serializers.IntegerField()
+    unallocated = serializers.ListField(
+        child=MoneyField(), help_text="Royalties of works without rights holders, per currency: billed, not paid yet."
+    )
     error = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)

@@ -290,3 +290,21 @@ def test_a_run_split_across_workers_gives_the_same_statements(world):
     from payouts.models import RoyaltyStage
 
     assert not RoyaltyStage.objects.filter(run=split).exists()  # cleaned up
+
+
+def test_royalties_of_a_work_without_rights_holders_are_billed_and_shown_unallocated(world):
+    from licensing.models import Work
+
+    orphan = Work.objects.create(kind="illustration", title="持ち主のない作品")  # no shares, no parent
+    october_usage(world)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+            "quantity, occurred_on, model, territory, reserved, late) "
+            "VALUES (%s, %s, 1, %s, %s, %s, 'training', 8, %s, 'm1', 'JP', false, false)",
+            [OCTOBER, uuid.uuid4(), world["licensee"].pk, orphan.pk, world["agreement"].pk, OCTOBER],
+        )
+    done = run(OCTOBER)
+    assert done.unallocated == {"JPY": 100}  # 8 × 12.5, on the invoice, in no statement
+    assert Invoice.objects.get().royalties == 5823 + 100
+    assert sum(Statement.objects.values_list("gross", flat=True)) == 5823

@@ -21,8 +21,11 @@ def sql(statement: str, params=()) -> None:
 @pytest.fixture
 def run_id() -> str:
     run = str(uuid.uuid4())
-    sql("INSERT INTO payouts_statementrun (id, period, status, agreements_total, agreements_done, lines_written, "
-        "error, created_at) VALUES (%s, '2026-10-01', 'done', 1, 1, 0, '', now())", [run])  # fmt: skip
+    sql(
+        "INSERT INTO payouts_statementrun (id, period, status, agreements_total, agreements_done, lines_written, "
+        "unallocated, error, created_at) VALUES (%s, '2026-10-01', 'done', 1, 1, 0, '{}', '', now())",
+        [run],
+    )
     return run
 
 
