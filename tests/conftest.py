@@ -46,6 +46,29 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute("SET ledger.allow_truncate = 'on'")
 
 
+def _transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool("transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")))
+
+
+@pytest.fixture(autouse=True)
+def _tax_rules_in_transactional_tests(request, django_db_blocker):
+    """The tax rules are data a migration writes; the flush after a transactional test empties them: write them
+    again before one (the engine refuses to guess a rate)."""
+    if _transactional(request):
+        import importlib
+
+        request.getfixturevalue("transactional_db")  # the test database first
+
+        from payouts.models import TaxRule
+
+        rules = importlib.import_module("payouts.migrations.0002_tax_rules").RULES
+        with django_db_blocker.unblock():
+            for kind, effective_from, rate, threshold, rate_above, note in rules:
+                TaxRule.objects.get_or_create(kind=kind, effective_from=effective_from, defaults={
+                    "rate": rate, "threshold": threshold, "rate_above": rate_above, "note": note})  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def _empty_usage_events_after_transactional_tests(request, django_db_blocker):
     """The partitioned usage table is created by SQL, not by a Django model, so Django's flush after a
