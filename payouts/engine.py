@@ -93,19 +93,19 @@ WITH usage AS (
     SELECT e.period, e.work_id, e.use, sum(e.quantity) AS quantity, coalesce(sum(e.revenue_amount), 0) AS revenue
       FROM licensing_usageevent e JOIN licensing_usagereport r ON r.id = e.report_id
      WHERE e.agreement_id = %(agreement)s AND e.late AND e.period < %(period)s
-       AND r.late AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
+       AND r.late AND r.status <> 'processing' AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
      GROUP BY e.period, e.work_id, e.use
 ), terms AS (
     SELECT t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent FROM licensing_term t
      WHERE t.agreement_id = %(agreement)s AND t.type IN ('per_unit', 'revenue_share')
      GROUP BY t.type, t.use
-), lines AS (
-    SELECT u.period, u.work_id, u.use, u.quantity,
-           round(u.quantity * coalesce(pu.rate, 0) * %(scale)s + u.revenue * coalesce(rs.percent, 0) / 100)::bigint
-               AS gross
-      FROM usage u
-      LEFT JOIN terms pu ON pu.type = 'per_unit' AND pu.use = u.use
-      LEFT JOIN terms rs ON rs.type = 'revenue_share' AND rs.use = u.use
+), lines AS (  -- each basis rounded on its own, as in the period's own lines
+    SELECT u.period, u.work_id, u.use, u.quantity, round(u.quantity * t.rate * %(scale)s)::bigint AS gross
+      FROM usage u JOIN terms t ON t.type = 'per_unit' AND t.use = u.use
+    UNION ALL
+    SELECT u.period, u.work_id, u.use, u.quantity, round(u.revenue * t.percent / 100)::bigint
+      FROM usage u JOIN terms t ON t.type = 'revenue_share' AND t.use = u.use
+     WHERE u.revenue <> 0
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission,
                              adjusted_period)
@@ -117,7 +117,7 @@ SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, 'adjustment'
 LATE_AGREEMENTS = """
 SELECT DISTINCT e.agreement_id FROM licensing_usageevent e JOIN licensing_usagereport r ON r.id = e.report_id
  WHERE e.late AND e.period < %(period)s AND e.agreement_id IS NOT NULL
-   AND r.late AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
+   AND r.late AND r.status <> 'processing' AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
 """
 
 # A fixed amount (%(amount)s > 0) spread over works by largest remainder in proportion to `weight` (ties: the larger
@@ -290,24 +290,30 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
     transaction. RunRefused when the period is final or another run of it holds the period's lock."""
     with transaction.atomic():
         _lock_period(run)
+        mark = usage_mark(run.period)
         agreements = run_agreements(run)
         with connection.cursor() as cursor:
             _royalty_table(cursor)
             _royalty_lines(cursor, run, agreements, _Progress(run, len(agreements)))
             lines = _assemble(cursor, run)
-        _done(run, lines, len(agreements))
+        _done(run, lines, len(agreements), mark)
     run.refresh_from_db()
     return run
 
 
-def statement_run_compute_part(*, run: StatementRun, part: int, parts: int) -> int:
-    """One of `parts` workers' share of a run (its agreements: every `parts`-th by id, from `part`): their royalty
-    lines, committed into payouts_royaltystage for statement_run_assemble. Idempotent (a redelivery replaces the
-    part's rows); holds no lock on the period, so parts run side by side. Returns the lines written."""
+def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: list) -> int:
+    """One worker's share of a run split across several: the royalty lines of `agreement_ids` (the dispatcher
+    fixed the run's agreements once and dealt them out), committed into payouts_royaltystage for
+    statement_run_assemble. Idempotent (a redelivery replaces the part's rows); holds no lock on the period, so
+    parts run side by side. Returns the lines written."""
     with transaction.atomic():
         if ReportingPeriod.objects.filter(period=run.period, status=PeriodStatus.FINAL).exists():
             raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": f"{run.period:%Y-%m}"})
-        agreements = run_agreements(run)[part::parts]
+        agreements = list(
+            Agreement.objects.filter(pk__in=agreement_ids)
+            .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
+            .order_by("id")
+        )
         with connection.cursor() as cursor:
             _royalty_table(cursor)
             _royalty_lines(cursor, run, agreements, _Progress(run, None))
@@ -323,13 +329,13 @@ def statement_run_assemble(*, run: StatementRun) -> StatementRun:
     period's lock (RunRefused as statement_run_compute)."""
     with transaction.atomic():
         _lock_period(run)
-        total = len(run_agreements(run))
+        total = StatementRun.objects.get(pk=run.pk).agreements_total
         with connection.cursor() as cursor:
             _royalty_table(cursor)
             cursor.execute(UNSTAGE, [run.pk])
             lines = _assemble(cursor, run)
             cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s", [run.pk])
-        _done(run, lines, total)
+        _done(run, lines, total, run.usage_mark)
     run.refresh_from_db()
     return run
 
@@ -358,6 +364,17 @@ def _lock_period(run: StatementRun) -> None:
     )  # fmt: skip
     if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
         raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")})
+    if StatementRun.objects.filter(period=period, created_at__gt=run.created_at).exists():
+        # a redelivery of an old run must not take the period's drafts from the run that replaced it
+        raise RunRefused(_("A later run of this period exists: this one is superseded."))
+
+
+def usage_mark(period: dt.date) -> int:
+    """The highest usage event id of the period (its partition's primary key): finalize compares it, so that
+    usage stored after the run computed is never left out of final statements."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM licensing_usageevent WHERE period = %s", [period])
+        return cursor.fetchone()[0]
 
 
 def run_agreements(run: StatementRun) -> list[Agreement]:
@@ -430,10 +447,10 @@ def _assemble(cursor, run: StatementRun) -> int:
     return lines
 
 
-def _done(run: StatementRun, lines: int, agreements: int) -> None:
+def _done(run: StatementRun, lines: int, agreements: int, mark: int) -> None:
     StatementRun.objects.filter(pk=run.pk).update(
         status=RunStatus.DONE, started_at=Coalesce(F("started_at"), Now()), finished_at=timezone.now(),
-        lines_written=lines, agreements_total=agreements, agreements_done=agreements, error="",
+        lines_written=lines, agreements_total=agreements, agreements_done=agreements, error="", usage_mark=mark,
     )  # fmt: skip
 
 

@@ -70,6 +70,9 @@ class StatementRun(models.Model):
     agreements_total = models.PositiveIntegerField(_("agreements"), default=0)
     agreements_done = models.PositiveIntegerField(_("agreements done"), default=0)
     lines_written = models.PositiveBigIntegerField(_("lines written"), default=0)
+    usage_mark = models.BigIntegerField(
+        _("usage mark"), default=0, help_text=_("The highest usage event id of the period when the run computed.")
+    )
     unallocated = models.JSONField(
         _("unallocated"), default=dict, blank=True,
         help_text=_("Royalties of works without rights holders, per currency (minor units): billed, held in the "

@@ -13,7 +13,7 @@ from ledger.money import Money
 from ledger.services import Entry, account_get_or_create, journal_post_bulk
 from licensing.models import PeriodStatus, ReportingPeriod, UsageReport
 
-from .engine import RunRefused, last_day
+from .engine import RunRefused, last_day, usage_mark
 from .models import Invoice, RunStatus, Statement, StatementRun, StatementStatus
 
 
@@ -36,9 +36,12 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
             return run
         if run.status != RunStatus.DONE:
             raise RunRefused(_("Only a run that is done can be finalized."))
-        latest = StatementRun.objects.filter(period=run.period, status=RunStatus.DONE).order_by("-created_at").first()
+        latest = StatementRun.objects.filter(period=run.period).order_by("-created_at").first()
         if latest is None or latest.pk != run.pk:
             raise RunRefused(_("A later run of this period exists: finalize that one."))
+        _refuse_out_of_order(run)
+        if usage_mark(run.period) != run.usage_mark:
+            raise RunRefused(_("Usage was reported for this period after the run computed it: compute it again."))
         statements = list(Statement.objects.filter(run=run, status=StatementStatus.DRAFT))
         invoices = list(Invoice.objects.filter(run=run, status=StatementStatus.DRAFT))
         accounts = _Accounts()
@@ -56,7 +59,11 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         )
         # the late reports this run adjusted (received before it was requested) are done: never adjusted again
         UsageReport.objects.filter(
-            late=True, adjusted_in__isnull=True, period__lt=run.period, created_at__lt=run.created_at
+            late=True,
+            adjusted_in__isnull=True,
+            period__lt=run.period,
+            created_at__lt=run.created_at,
+            status__in=["accepted", "rejected"],
         ).update(adjusted_in=run.period)
         ReportingPeriod.objects.update_or_create(
             period=run.period, defaults={"status": PeriodStatus.FINAL, "finalized_at": now}
@@ -64,6 +71,19 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         run.finalized_at = now
         run.save(update_fields=["finalized_at"])
     return run
+
+
+def _refuse_out_of_order(run: StatementRun) -> None:
+    """Periods are final in order: recoupment, guarantees and carry-forward read the earlier final ones."""
+    earlier_drafts = Statement.objects.filter(period__lt=run.period, status=StatementStatus.DRAFT).exists() or (
+        Invoice.objects.filter(period__lt=run.period, status=StatementStatus.DRAFT).exists()
+    )
+    if earlier_drafts:
+        raise RunRefused(_("An earlier period has draft statements: finalize it first."))
+    if ReportingPeriod.objects.filter(
+        period__lt=run.period, status=PeriodStatus.FINAL, finalized_at__gt=run.finished_at
+    ).exists():
+        raise RunRefused(_("An earlier period became final after this run computed: compute it again."))
 
 
 class _Accounts:

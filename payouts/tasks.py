@@ -3,6 +3,7 @@ import logging
 
 from celery import Task, chord, shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from .engine import (
@@ -11,6 +12,7 @@ from .engine import (
     statement_run_assemble,
     statement_run_compute,
     statement_run_compute_part,
+    usage_mark,
 )
 from .models import RunStatus, StatementRun
 from .services import statement_run_create
@@ -43,17 +45,23 @@ def compute_statement_run(run_id: str) -> None:
     if parts <= 1:
         statement_run_compute(run=run)
         return
-    total = len(run_agreements(run))
-    StatementRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.RUNNING, agreements_total=total, agreements_done=0, started_at=timezone.now(), error=""
-    )
-    header = [compute_statement_run_part.si(run_id, part, parts) for part in range(parts)]
-    chord(header)(assemble_statement_run.si(run_id))
+    with transaction.atomic():  # dispatched once: a redelivery finds the run running and does nothing
+        run = StatementRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.QUEUED:
+            return
+        ids = [str(agreement.pk) for agreement in run_agreements(run)]  # fixed once, dealt out to the parts
+        StatementRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.RUNNING, agreements_total=len(ids), agreements_done=0, started_at=timezone.now(),
+            error="", usage_mark=usage_mark(run.period),
+        )  # fmt: skip
+        header = [compute_statement_run_part.si(run_id, part, ids[part::parts]) for part in range(parts)]
+        transaction.on_commit(lambda: chord(header)(assemble_statement_run.si(run_id)))
 
 
 @shared_task(base=StatementRunTask, name="payouts.compute_statement_run_part", acks_late=True)
-def compute_statement_run_part(run_id: str, part: int, parts: int) -> int:
-    return statement_run_compute_part(run=StatementRun.objects.get(pk=run_id), part=part, parts=parts)
+def compute_statement_run_part(run_id: str, part: int, agreement_ids: list[str]) -> int:
+    run = StatementRun.objects.get(pk=run_id)
+    return statement_run_compute_part(run=run, part=part, agreement_ids=agreement_ids)
 
 
 @shared_task(base=StatementRunTask, name="payouts.assemble_statement_run", acks_late=True)

@@ -275,7 +275,7 @@ def reports_for(access: Access):
 
 def parse_period(value: str | None) -> dt.date:
     """A month from 2000-01 to the current one (Asia/Tokyo): usage is reported for months that have begun."""
-    match = PERIOD_RE.match(value or "")
+    match = PERIOD_RE.match(value if isinstance(value, str) else "")
     if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
         raise ValidationError({"period": [_("A period is YYYY-MM, e.g. 2026-10.")]})
     period = dt.date(int(match[1]), int(match[2]), 1)

@@ -112,3 +112,9 @@ def test_downloads_follow_the_same_visibility(world, clients):  # noqa: F811
     invoice = world["agreement"].invoices.get()
     assert clients["licensee"].get(f"/api/v1/invoices/{invoice.pk}.pdf").content[:4] == b"%PDF"
     assert clients["other_licensee"].get(f"/api/v1/invoices/{invoice.pk}.csv").status_code == 404
+
+
+def test_a_period_that_is_not_a_string_is_a_400(clients):
+    for period in (202610, ["2026-10"], None, {"y": 2026}):
+        response = clients["staff"].post("/api/v1/statement-runs", {"period": period}, format="json")
+        assert response.status_code == 400, (period, response.content)

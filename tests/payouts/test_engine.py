@@ -276,9 +276,10 @@ def test_a_run_split_across_workers_gives_the_same_statements(world):
     single = {s.rights_holder_id: figures(s) for s in run(OCTOBER).statements.all()}
     columns = ("statement__rights_holder", "basis", "gross", "commission")
     lines = sorted(StatementLine.objects.values_list(*columns))
-    split = StatementRun.objects.create(period=OCTOBER)
-    for part in range(3):  # three workers; two of them have no agreement of this world's one
-        statement_run_compute_part(run=split, part=part, parts=3)
+    split = StatementRun.objects.create(period=OCTOBER, agreements_total=1)
+    ids = [str(world["agreement"].pk)]
+    for part in range(3):  # three workers, the agreements dealt out: two of them have none of this world's one
+        statement_run_compute_part(run=split, part=part, agreement_ids=ids[part::3])
     assert Statement.objects.filter(run=split).count() == 0  # nothing until assembled
     statement_run_assemble(run=split)
     assert {s.rights_holder_id: figures(s) for s in split.statements.all()} == single
@@ -308,3 +309,82 @@ def test_royalties_of_a_work_without_rights_holders_are_billed_and_shown_unalloc
     assert done.unallocated == {"JPY": 100}  # 8 × 12.5, on the invoice, in no statement
     assert Invoice.objects.get().royalties == 5823 + 100
     assert sum(Statement.objects.values_list("gross", flat=True)) == 5823
+
+
+def test_an_advance_is_recouped_across_periods_until_spent(world):
+    from licensing.models import Term
+    from payouts.services import statement_run_finalize
+
+    Term.objects.filter(agreement=world["agreement"], type="advance").update(amount=6_000)
+    october_usage(world)
+    statement_run_finalize(run=run(OCTOBER))
+    usage(world, NOVEMBER, ("training", 8, "m1", None))  # 8 × 12.5 = 100
+    statement_run_finalize(run=run(NOVEMBER))
+    december = dt.date(2026, 12, 1)
+    usage(world, december, ("training", 8, "m1", None))
+    run(december)
+    invoices = {i.period: (i.royalties, i.advance_recouped, i.amount_due) for i in Invoice.objects.all()}
+    assert invoices[OCTOBER] == (5823, 5823, 0)  # 6,000 advanced: 177 left
+    assert invoices[NOVEMBER] == (100, 100, 0)  # 77 left
+    assert invoices[december] == (100, 77, 23)  # spent
+
+
+def test_periods_are_final_in_order_and_with_all_their_usage(world):
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    october = run(OCTOBER)
+    usage(world, NOVEMBER, ("training", 8, "m1", None))
+    november = run(NOVEMBER)
+    with pytest.raises(RunRefused, match="earlier period"):
+        statement_run_finalize(run=november)  # October is still a draft
+    usage(world, OCTOBER, ("training", 1, "m1", None))  # reported after October's run computed
+    with pytest.raises(RunRefused, match="compute it again"):
+        statement_run_finalize(run=october)
+    october = run(OCTOBER)
+    statement_run_finalize(run=october)
+    with pytest.raises(RunRefused, match="compute it again"):
+        statement_run_finalize(run=november)  # computed before October was final: its carry-forward may differ
+    statement_run_finalize(run=run(NOVEMBER))
+    assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
+
+
+def test_an_old_run_delivered_again_does_not_take_the_period_from_its_replacement(world):
+    october_usage(world)
+    first = StatementRun.objects.create(period=OCTOBER)
+    second = run(OCTOBER)
+    with pytest.raises(RunRefused, match="superseded"):
+        statement_run_compute(run=first)
+    assert set(Statement.objects.values_list("run", flat=True)) == {second.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_a_period_at_once_one_is_refused(world):
+    from django.db import connections
+
+    october_usage(world)
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # another run of October holding its lock, in its own transaction
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [OCTOBER])
+            with pytest.raises(RunRefused, match="under way"):
+                run(OCTOBER)
+            cursor.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert run(OCTOBER).status == "done"  # once the other is over
+
+
+def test_the_monthly_schedule_computes_the_previous_month(world, monkeypatch):
+    from django.utils import timezone
+
+    from payouts import tasks
+
+    october_usage(world)
+    queued = []
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: dt.date(2026, 11, 1))
+    monkeypatch.setattr(tasks.compute_statement_run, "delay", lambda run_id: queued.append(run_id))
+    run_id = tasks.monthly_statements()
+    assert StatementRun.objects.get(pk=run_id).period == OCTOBER
+    assert queued == [run_id]

@@ -23,7 +23,7 @@ def run_id() -> str:
     run = str(uuid.uuid4())
     sql(
         "INSERT INTO payouts_statementrun (id, period, status, agreements_total, agreements_done, lines_written, "
-        "unallocated, error, created_at) VALUES (%s, '2026-10-01', 'done', 1, 1, 0, '{}', '', now())",
+        "usage_mark, unallocated, error, created_at) VALUES (%s, '2026-10-01', 'done', 1, 1, 0, 0, '{}', '', now())",
         [run],
     )
     return run
