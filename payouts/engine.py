@@ -184,7 +184,15 @@ SELECT m.work_id, m.weight, m.quantity FROM (<earned>) m WHERE m.weight > 0
 UNION ALL
 SELECT c.work_id, 0, 0 FROM (<covered>) c WHERE NOT EXISTS (SELECT 1 FROM (<earned>) m WHERE m.weight > 0)
 """.replace("<earned>", MG_EARNED).replace("<covered>", COVERED_WORKS)
-MG_TOTAL = "SELECT coalesce(sum(m.weight), 0) FROM (<earned>) m".replace("<earned>", MG_EARNED)
+# the total earned over the guarantee period: the earlier periods' final invoices (royalties of works without rights
+# holders included, as in this run's lines) and this run's lines
+MG_TOTAL = """
+SELECT coalesce((SELECT sum(il.amount) FROM payouts_invoiceline il JOIN payouts_invoice i ON i.id = il.invoice_id
+                  WHERE i.agreement_id = %(agreement)s AND i.status <> 'draft' AND il.basis <> 'minimum_guarantee'
+                    AND i.period >= %(since)s AND i.period < %(period)s), 0)
+     + coalesce((SELECT sum(r.gross) FROM payouts_royalty r
+                  WHERE r.agreement_id = %(agreement)s AND r.basis <> 'minimum_guarantee'), 0)
+"""
 
 # Each royalty line's parts, one per effective share of its work, by largest remainder (ties: the larger share, then
 # the lower rights-holder id); a negative amount is split as its magnitude, then negated.
@@ -478,7 +486,8 @@ def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict) ->
         if term.type == TermType.FLAT_FEE and (period.month in FIRST_MONTHS[every] or first_month):
             cursor.execute(ALLOCATE.format(weights=FLAT_FEE_WEIGHTS),
                            {**params, "amount": term.amount, "basis": TermType.FLAT_FEE})  # fmt: skip
-        elif term.type == TermType.MINIMUM_GUARANTEE and period.month % MONTHS_IN[every] == 0:
+        ends_here = agreement.ends_on is not None and agreement.ends_on <= last_day(period)
+        if term.type == TermType.MINIMUM_GUARANTEE and (period.month % MONTHS_IN[every] == 0 or ends_here):
             since = max(_window_start(period, every), agreement.starts_on.replace(day=1))
             window = {**params, "since": since}
             cursor.execute(MG_TOTAL, window)

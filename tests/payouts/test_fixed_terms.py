@@ -107,3 +107,15 @@ def test_a_minimum_guarantee_met_adds_nothing(world):
     usage(world, guaranteed, OCT, world["w1"], 1_000)
     run(OCT)
     assert grosses(OCT, "minimum_guarantee") == {}
+
+
+def test_a_guarantee_of_an_agreement_ending_mid_quarter_is_settled_in_its_last_month(world):
+    guaranteed = agreement(world, ends_on=dt.date(2026, 11, 30))
+    Term.objects.create(agreement=guaranteed, type="per_unit", use="training", rate=Decimal("1"))
+    Term.objects.create(agreement=guaranteed, type="minimum_guarantee", amount=9_000, every="quarter")
+    usage(world, guaranteed, OCT, world["w1"], 1_000)
+    run(OCT, finalize=True)
+    usage(world, guaranteed, NOV, world["w1"], 2_000)
+    run(NOV)
+    # it ends in November: 9,000 − (1,000 + 2,000) = 6,000, all on w1 (the only work that earned)
+    assert grosses(NOV, "minimum_guarantee") == {world["w1"].title: 6000}
