@@ -86,18 +86,36 @@ SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, l.basis, l.q
  WHERE l.gross <> 0
 """
 
-# Late usage (reported after its period was final) from reports not adjusted yet and received before this run
-# began: priced by the agreement's per_unit and revenue_share terms, as `adjustment` lines naming their period.
+# Late usage (reported after its period was final) from reports processed, not adjusted yet and received before the
+# run was requested: priced by the agreement's per_unit, revenue_share and per_work terms, as `adjustment` lines
+# naming their period.
 ADJUSTMENT_LINES = """
-WITH usage AS (
-    SELECT e.period, e.work_id, e.use, sum(e.quantity) AS quantity, coalesce(sum(e.revenue_amount), 0) AS revenue
+WITH late AS MATERIALIZED (
+    SELECT e.period, e.work_id, e.use, e.model, e.quantity, e.revenue_amount
       FROM licensing_usageevent e JOIN licensing_usagereport r ON r.id = e.report_id
      WHERE e.agreement_id = %(agreement)s AND e.late AND e.period < %(period)s
        AND r.late AND r.status <> 'processing' AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
-     GROUP BY e.period, e.work_id, e.use
+), usage AS (
+    SELECT l.period, l.work_id, l.use, sum(l.quantity) AS quantity, coalesce(sum(l.revenue_amount), 0) AS revenue
+      FROM late l GROUP BY l.period, l.work_id, l.use
+), pairs AS (  -- per_work: a (work, model) pair billed in the earliest period it is late for, if never billed before
+    SELECT p.work_id, p.use, min(p.period) AS period
+      FROM (SELECT l.work_id, l.use, l.model, min(l.period) AS period FROM late l GROUP BY l.work_id, l.use, l.model) p
+     WHERE NOT EXISTS (
+               SELECT 1 FROM licensing_usageevent o
+                WHERE o.agreement_id = %(agreement)s AND o.work_id = p.work_id AND o.use = p.use AND o.model = p.model
+                  AND o.period < p.period)
+       AND NOT EXISTS (  -- in that period's own statements, or adjusted already
+               SELECT 1 FROM licensing_usageevent o JOIN licensing_usagereport orr ON orr.id = o.report_id
+                WHERE o.agreement_id = %(agreement)s AND o.work_id = p.work_id AND o.use = p.use AND o.model = p.model
+                  AND o.period = p.period AND (NOT o.late OR orr.adjusted_in IS NOT NULL))
+     GROUP BY p.work_id, p.use, p.model
+), new_pairs AS (
+    SELECT p.period, p.work_id, p.use, count(*) AS pairs FROM pairs p GROUP BY p.period, p.work_id, p.use
 ), terms AS (
-    SELECT t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent FROM licensing_term t
-     WHERE t.agreement_id = %(agreement)s AND t.type IN ('per_unit', 'revenue_share')
+    SELECT t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent, sum(t.amount) AS amount
+      FROM licensing_term t
+     WHERE t.agreement_id = %(agreement)s AND t.type IN ('per_unit', 'revenue_share', 'per_work')
      GROUP BY t.type, t.use
 ), lines AS (  -- each basis rounded on its own, as in the period's own lines
     SELECT u.period, u.work_id, u.use, u.quantity, round(u.quantity * t.rate * %(scale)s)::bigint AS gross
@@ -106,6 +124,9 @@ WITH usage AS (
     SELECT u.period, u.work_id, u.use, u.quantity, round(u.revenue * t.percent / 100)::bigint
       FROM usage u JOIN terms t ON t.type = 'revenue_share' AND t.use = u.use
      WHERE u.revenue <> 0
+    UNION ALL
+    SELECT n.period, n.work_id, n.use, n.pairs, (n.pairs * t.amount)::bigint
+      FROM new_pairs n JOIN terms t ON t.type = 'per_work' AND t.use = n.use
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission,
                              adjusted_period)

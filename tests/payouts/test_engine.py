@@ -249,7 +249,8 @@ def test_late_usage_for_a_final_period_is_adjusted_once_in_the_next_open_one(wor
     october_usage(world)
     statement_run_finalize(run=run(OCTOBER))
     october = {s.rights_holder_id: figures(s) for s in Statement.objects.filter(period=OCTOBER)}
-    report = late_report(world, OCTOBER, ("training", 4, None), ("generation", 1, 1000))
+    # the late events name model m9: (work, m9) is a fine_tuning pair never reported before, so its per_work fee too
+    report = late_report(world, OCTOBER, ("training", 4, None), ("generation", 1, 1000), ("fine_tuning", 1, None))
     november = run(NOVEMBER)
     adjustments = StatementLine.objects.filter(statement__period=NOVEMBER, basis="adjustment")
     # training 4 × 12.5 = 50, commission 5; generation 1,000 × 30 % = 300, commission 30; each split 50/30/20.
@@ -259,7 +260,8 @@ def test_late_usage_for_a_final_period_is_adjusted_once_in_the_next_open_one(wor
     assert by_holder_use["A", "training"] == (25, 3, OCTOBER)
     assert by_holder_use["B", "training"] == (15, 1, OCTOBER)
     assert by_holder_use["C", "generation"] == (60, 6, OCTOBER)
-    assert sum(line.gross for line in adjustments) == 350
+    assert by_holder_use["A", "fine_tuning"] == (2500, 250, OCTOBER)  # the new pair's 5,000, split 50/30/20
+    assert sum(line.gross for line in adjustments) == 350 + 5000
     # October's final statements never change
     assert {s.rights_holder_id: figures(s) for s in Statement.objects.filter(period=OCTOBER)} == october
     statement_run_finalize(run=november)
