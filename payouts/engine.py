@@ -414,7 +414,7 @@ def run_agreements(run: StatementRun) -> list[Agreement]:
         cursor.execute(LATE_AGREEMENTS, {"period": period, "started_at": run.created_at})
         late = [row[0] for row in cursor.fetchall()]
     with_fixed_terms = Agreement.objects.filter(
-        status=AgreementStatus.ACTIVE, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
+        status__in=BILLED_STATUSES, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
     ).exclude(ends_on__lt=period)
     return list(
         Agreement.objects.filter(Q(pk__in=_agreements_with_usage(period)) | Q(pk__in=with_fixed_terms) | Q(pk__in=late))
@@ -484,6 +484,9 @@ def _done(run: StatementRun, lines: int, agreements: int, mark: int) -> None:
 
 
 FIXED_TERMS = (TermType.FLAT_FEE, TermType.MINIMUM_GUARANTEE)
+# fixed terms bill the months an agreement ran: an agreement terminated since (its ends_on set) still owes them when
+# an earlier month is computed; a draft or suspended one owes none
+BILLED_STATUSES = (AgreementStatus.ACTIVE, AgreementStatus.TERMINATED)
 FIRST_MONTHS = {Every.MONTH: range(1, 13), Every.QUARTER: (1, 4, 7, 10), Every.YEAR: (1,)}
 MONTHS_IN = {Every.MONTH: 1, Every.QUARTER: 3, Every.YEAR: 12}
 
@@ -497,7 +500,7 @@ def _window_start(period: dt.date, every: str) -> dt.date:
 def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict) -> None:
     """flat_fee: due at the start of each calendar month, quarter or year the agreement is active in (and in its
     first month); minimum_guarantee: at the end of each, the shortfall of the royalties earned over it."""
-    if agreement.status != AgreementStatus.ACTIVE or agreement.starts_on > last_day(period):
+    if agreement.status not in BILLED_STATUSES or agreement.starts_on > last_day(period):
         return
     if agreement.ends_on is not None and agreement.ends_on < period:
         return

@@ -119,3 +119,16 @@ def test_a_guarantee_of_an_agreement_ending_mid_quarter_is_settled_in_its_last_m
     run(NOV)
     # it ends in November: 9,000 − (1,000 + 2,000) = 6,000, all on w1 (the only work that earned)
     assert grosses(NOV, "minimum_guarantee") == {world["w1"].title: 6000}
+
+
+def test_a_flat_fee_is_owed_for_the_months_an_agreement_ran_even_if_terminated_since(world):
+    fee = agreement(world)
+    Term.objects.create(agreement=fee, type="flat_fee", amount=1_000, every="month")
+    Agreement.objects.filter(pk=fee.pk).update(status="terminated", ends_on=dt.date(2026, 10, 31))
+    run(OCT)
+    assert sum(grosses(OCT, "flat_fee").values()) == 1_000
+    run(NOV)  # ended in October
+    assert grosses(NOV, "flat_fee") == {}
+    Agreement.objects.filter(pk=fee.pk).update(status="suspended", ends_on=None)
+    run(OCT)
+    assert grosses(OCT, "flat_fee") == {}  # suspended: nothing owed
