@@ -15,8 +15,8 @@ from ledger.money import Money
 from licensing.admin import access_of
 
 from .engine import RunRefused
-from .models import Invoice, Statement, StatementLine, StatementRun, TaxRule
-from .services import statement_run_create, statement_run_finalize
+from .models import Advance, Invoice, Statement, StatementLine, StatementRun, TaxRule
+from .services import advance_record_received, statement_run_create, statement_run_finalize
 
 
 @admin.register(TaxRule)
@@ -289,3 +289,42 @@ def _document(queryset, pk, fmt: str, kind: str) -> HttpResponse:
     response = HttpResponse(content, content_type="application/pdf" if fmt == "pdf" else "text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{kind}-{obj.period:%Y-%m}-{obj.pk}.{fmt}"'
     return response
+
+
+@admin.register(Advance)
+class AdvanceAdmin(RecordsAdmin):
+    """Advances agreed with licensees; finance records each once it is in the bank (Dr bank, Cr the licensee's
+    advance), which the invoices' recoupment then draws down."""
+
+    list_display = ["agreement", "licensee", "amount_label", "received"]
+    list_select_related = ["agreement__licensee"]
+    search_fields = ["agreement__reference", "agreement__licensee__name"]
+    actions = ["record_received"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(type="advance")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return access_of(request).is_staff
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.display(description=_("licensee"))
+    def licensee(self, obj) -> str:
+        return str(obj.agreement.licensee)
+
+    @admin.display(description=_("amount"))
+    def amount_label(self, obj) -> str:
+        return _money(obj.amount, obj.agreement.currency)
+
+    @admin.display(description=_("received"), boolean=True)
+    def received(self, obj) -> bool:
+        from ledger.models import JournalTransaction
+
+        return JournalTransaction.objects.filter(idempotency_key=f"payouts:advance:{obj.pk}").exists()
+
+    @admin.action(description=_("Record as received today (ledger: bank, licensee advance)"))
+    def record_received(self, request, queryset):
+        recorded = sum(advance_record_received(term=term, received_on=timezone.localdate()) for term in queryset)
+        self.message_user(request, _("%(n)d advance(s) recorded.") % {"n": recorded}, messages.SUCCESS)

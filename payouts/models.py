@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from licensing.models import Agreement, Licensee, RightsHolder, Work
+from licensing.models import Agreement, Licensee, RightsHolder, Term, Work
 
 
 class TaxKind(models.TextChoices):
@@ -304,3 +304,12 @@ class RoyaltyStage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} part {self.part}"
+
+
+class Advance(Term):
+    """An agreement's `advance` term, seen from the money's side: received from the licensee or not yet."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("advance")
+        verbose_name_plural = _("advances")

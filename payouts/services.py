@@ -137,3 +137,26 @@ def _invoice_entry(invoice: Invoice, accounts: _Accounts, effective: dt.date) ->
     ]
     return _entry(f"payouts:invoice:{invoice.pk}", legs, c, memo=f"invoice {invoice.period:%Y-%m}",
                   effective=effective, cause_type="invoice", cause_id=invoice.pk)  # fmt: skip
+
+
+def advance_record_received(*, term, received_on: dt.date) -> bool:
+    """A licensee's advance (an `advance` term) received in the bank: Dr bank, Cr the licensee's advance (a
+    liability that recoupment then draws down). Once per term (its idempotency key); False if it was recorded."""
+    from ledger.models import JournalTransaction
+
+    if term.type != "advance":
+        raise RunRefused(_("Only an advance term is received in advance."))
+    key = f"payouts:advance:{term.pk}"
+    if JournalTransaction.objects.filter(idempotency_key=key).exists():
+        return False
+    agreement = term.agreement
+    currency, licensee = agreement.currency, agreement.licensee_id
+    accounts = _Accounts()
+    legs = [
+        (accounts(AccountPurpose.BANK, currency), term.amount),
+        (accounts(AccountPurpose.LICENSEE_ADVANCE, currency, OwnerType.LICENSEE, licensee), -term.amount),
+    ]
+    entry = _entry(key, legs, currency, memo=f"advance {agreement.reference}", effective=received_on,
+                   cause_type="advance", cause_id=term.pk)  # fmt: skip
+    journal_post_bulk(entries=[entry])
+    return True

@@ -390,3 +390,20 @@ def test_the_monthly_schedule_computes_the_previous_month(world, monkeypatch):
     run_id = tasks.monthly_statements()
     assert StatementRun.objects.get(pk=run_id).period == OCTOBER
     assert queued == [run_id]
+
+
+def test_an_advance_received_then_recouped_leaves_the_advance_account_at_zero(world, client, staff_user):
+    from payouts.models import Advance
+    from payouts.services import statement_run_finalize
+
+    advance = Advance.objects.get(agreement=world["agreement"], type="advance")
+    client.force_login(staff_user)
+    for _ in range(2):  # a second click records nothing more
+        client.post("/admin/payouts/advance/", {"action": "record_received", "_selected_action": [advance.pk]})
+    totals = balances()
+    assert (totals[("bank", None)], totals[("licensee_advance", world["licensee"].pk)]) == (5000, -5000)
+    october_usage(world)
+    statement_run_finalize(run=run(OCTOBER))  # recoups the whole 5,000
+    totals = balances()
+    assert totals[("licensee_advance", world["licensee"].pk)] == 0
+    assert totals[("licensee_receivable", world["licensee"].pk)] == 823
