@@ -456,12 +456,15 @@ def _assemble(cursor, run: StatementRun) -> int:
         "DELETE FROM payouts_invoiceline l USING payouts_invoice i "
         "WHERE i.id = l.invoice_id AND i.period = %s AND i.status = 'draft'", [period]
     )  # fmt: skip
-    cursor.execute(SPLIT)
+    cursor.execute("ANALYZE payouts_royalty")  # temporary tables have no statistics until analysed: the joins
+    cursor.execute(SPLIT)  # below are planned on real row counts, not on guesses (a hash of every pair otherwise)
+    cursor.execute("ANALYZE payouts_part")
     cursor.execute(UNALLOCATED)  # lines of works that have no rights holder: billed, not paid to anyone yet
     unallocated = {currency: int(amount) for currency, amount in cursor.fetchall()}
     StatementRun.objects.filter(pk=run.pk).update(unallocated=unallocated)
     params = {"run": run.pk, "period": period}
     cursor.execute(STATEMENTS, params)
+    cursor.execute("ANALYZE payouts_statement")  # a new period's statements are not in its statistics yet
     cursor.execute(LINES, params)
     lines = cursor.rowcount
     cursor.execute(INVOICES, params)
