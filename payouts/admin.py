@@ -187,8 +187,31 @@ def models_for(agreement_id, work_id, period) -> list[str]:
                       .values_list("model", flat=True).distinct()[:20]))  # fmt: skip
 
 
+class Downloads:
+    """A CSV and a PDF of each row (payouts.documents), behind the admin's own visibility of the rows."""
+
+    document = ""  # "statement" | "invoice"
+
+    @admin.display(description=_("downloads"))
+    def downloads(self, obj) -> str:
+        name = f"admin:payouts_{self.document}_document"
+        return format_html('<a href="{}">CSV</a> · <a href="{}">PDF</a>', reverse(name, args=[obj.pk, "csv"]),
+                           reverse(name, args=[obj.pk, "pdf"]))  # fmt: skip
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.document_view)
+        return [path("<uuid:pk>/document.<str:fmt>", view, name=f"payouts_{self.document}_document"),
+                *super().get_urls()]  # fmt: skip
+
+    def document_view(self, request, pk, fmt: str):
+        if not self.has_view_permission(request):
+            raise Http404
+        return _document(self.get_queryset(request), pk, fmt, self.document)
+
+
 @admin.register(Statement)
-class StatementAdmin(HolderScoped):
+class StatementAdmin(Downloads, HolderScoped):
+    document = "statement"
     list_display = ["rights_holder", "period_label", "currency", "status", "gross_amount", "net_amount",
                     "payable_amount", "carried_out", "downloads"]  # fmt: skip
     list_filter = ["status", "period", "currency", "carried_out"]
@@ -215,20 +238,6 @@ class StatementAdmin(HolderScoped):
     def payable_amount(self, obj) -> str:
         return _money(obj.payable, obj.currency)
 
-    @admin.display(description=_("downloads"))
-    def downloads(self, obj) -> str:
-        return format_html('<a href="{}">CSV</a> · <a href="{}">PDF</a>',
-                           reverse("admin:payouts_statement_document", args=[obj.pk, "csv"]),
-                           reverse("admin:payouts_statement_document", args=[obj.pk, "pdf"]))  # fmt: skip
-
-    def get_urls(self):
-        document = self.admin_site.admin_view(self.document_view)
-        return [path("<uuid:pk>/document.<str:fmt>", document, name="payouts_statement_document"),
-                *super().get_urls()]  # fmt: skip
-
-    def document_view(self, request, pk, fmt: str):
-        return _document(self.get_queryset(request), pk, fmt, "statement")
-
 
 @admin.register(StatementLine)
 class StatementLineAdmin(HolderScoped):
@@ -243,7 +252,8 @@ class StatementLineAdmin(HolderScoped):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(RecordsAdmin):
+class InvoiceAdmin(Downloads, RecordsAdmin):
+    document = "invoice"
     list_display = ["licensee", "agreement", "period_label", "currency", "status", "royalties", "advance_recouped",
                     "amount_due", "downloads"]  # fmt: skip
     list_filter = ["status", "period", "currency"]
@@ -261,22 +271,6 @@ class InvoiceAdmin(RecordsAdmin):
     @admin.display(description=_("period"), ordering="period")
     def period_label(self, obj) -> str:
         return f"{obj.period:%Y-%m}"
-
-    @admin.display(description=_("downloads"))
-    def downloads(self, obj) -> str:
-        return format_html('<a href="{}">CSV</a> · <a href="{}">PDF</a>',
-                           reverse("admin:payouts_invoice_document", args=[obj.pk, "csv"]),
-                           reverse("admin:payouts_invoice_document", args=[obj.pk, "pdf"]))  # fmt: skip
-
-    def get_urls(self):
-        document = self.admin_site.admin_view(self.document_view)
-        return [path("<uuid:pk>/document.<str:fmt>", document, name="payouts_invoice_document"),
-                *super().get_urls()]  # fmt: skip
-
-    def document_view(self, request, pk, fmt: str):
-        if not self.has_view_permission(request):
-            raise Http404
-        return _document(self.get_queryset(request), pk, fmt, "invoice")
 
 
 def _document(queryset, pk, fmt: str, kind: str) -> HttpResponse:
