@@ -289,9 +289,13 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # History of every change (django-simple-history); old versions are shown, never restored over newer data.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
-# Licensee API limits (API.md): bodies, events, clearance batch, background threshold, rates per key.
 # A statement run split across this many Celery workers (a chord over the agreements, then one assembles); 1: one
 STATEMENT_RUN_PARTS = env_int("STATEMENT_RUN_PARTS", 1)
+# PostgreSQL work_mem and maintenance_work_mem of a statement run's transaction (its GROUP BYs, sorts and index
+# builds stay in memory): per run, not per connection of the service
+STATEMENT_RUN_WORK_MEM = env_str("STATEMENT_RUN_WORK_MEM", "256MB")
+
+# Licensee API limits (API.md): bodies, events, clearance batch, background threshold, rates per key.
 USAGE_MAX_BODY_BYTES = env_int("USAGE_MAX_BODY_BYTES", 256 * 1024 * 1024)
 USAGE_MAX_EVENTS = env_int("USAGE_MAX_EVENTS", 5_000_000)
 USAGE_ASYNC_THRESHOLD_BYTES = env_int("USAGE_ASYNC_THRESHOLD_BYTES", 8 * 1024 * 1024)

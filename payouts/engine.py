@@ -18,6 +18,7 @@ import calendar
 import datetime as dt
 import time
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import F, Prefetch, Q
 from django.db.models.functions import Coalesce, Now
@@ -38,108 +39,163 @@ class RunRefused(Exception):
 
 ROYALTY_LINES = """
 CREATE TEMPORARY TABLE payouts_royalty (
-    id bigserial PRIMARY KEY,
+    id bigserial,
     agreement_id uuid NOT NULL, licensee_id uuid NOT NULL, currency text NOT NULL, work_id uuid NOT NULL,
     use text NOT NULL, basis text NOT NULL, quantity bigint NOT NULL, gross bigint NOT NULL, commission bigint NOT NULL,
     adjusted_period date
 ) ON COMMIT DROP
 """
+# the agreements of the run (or of one part of it), with what pricing needs: 10 ** the currency's minor digits
+# (rates are in major units) and the commission percent
+RUN_AGREEMENTS = """
+CREATE TEMPORARY TABLE payouts_agreement ON COMMIT DROP AS
+SELECT a.id, a.licensee_id, a.currency, a.scale, a.commission
+  FROM unnest(%(ids)s::uuid[], %(licensees)s::uuid[], %(currencies)s::text[], %(scales)s::bigint[],
+              %(commissions)s::numeric[]) AS a(id, licensee_id, currency, scale, commission)
+"""
 
-# One agreement's usage-based lines for the period: %(agreement)s, %(period)s, %(scale)s = 10 ** the currency's
-# minor digits (rates are in major units), %(commission)s percent. Terms of one type and use add up before the one
-# rounding of the line.
-AGREEMENT_LINES = """
+# The run's prices per (agreement, use): per_unit rates in minor units (10 ** the currency's minor digits × the rate
+# in major units) and revenue_share percents, terms of one type and use added up
+PRICES = """
+CREATE TEMPORARY TABLE payouts_price ON COMMIT DROP AS
+SELECT t.agreement_id, t.use, a.licensee_id, a.currency, a.commission,
+       sum(t.rate) FILTER (WHERE t.type = 'per_unit') * a.scale AS unit,
+       sum(t.percent) FILTER (WHERE t.type = 'revenue_share') AS percent
+  FROM licensing_term t JOIN payouts_agreement a ON a.id = t.agreement_id
+ WHERE t.type IN ('per_unit', 'revenue_share')
+ GROUP BY t.agreement_id, t.use, a.licensee_id, a.currency, a.commission, a.scale
+"""
+# The usage-based lines of every agreement of the run at once, from one GROUP BY over the month's partition:
+# per_unit (quantity × rate) per (agreement, work, use), rounded half-up once per line, then the agreement's
+# commission. <only_these> limits the scan to the run's agreements when they are a part of the period's (a run
+# split across workers).
+USAGE_LINES = """
 WITH usage AS (
-    SELECT e.work_id, e.use, sum(e.quantity) AS quantity, coalesce(sum(e.revenue_amount), 0) AS revenue
+    SELECT e.agreement_id, e.work_id, e.use, sum(e.quantity) AS quantity
       FROM licensing_usageevent e
-     WHERE e.period = %(period)s AND e.agreement_id = %(agreement)s AND NOT e.late
-     GROUP BY e.work_id, e.use
-), terms AS (
-    SELECT t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent, sum(t.amount) AS amount
-      FROM licensing_term t
-     WHERE t.agreement_id = %(agreement)s AND t.type IN ('per_unit', 'revenue_share', 'per_work')
-     GROUP BY t.type, t.use
-), first_pairs AS (  -- (work, model) pairs of this period never reported under the agreement for that use before
-    SELECT e.work_id, e.use, count(DISTINCT e.model) AS pairs
-      FROM licensing_usageevent e
-     WHERE e.period = %(period)s AND e.agreement_id = %(agreement)s AND NOT e.late
-       AND NOT EXISTS (
-           SELECT 1 FROM licensing_usageevent p
-            WHERE p.agreement_id = e.agreement_id AND p.work_id = e.work_id AND p.use = e.use
-              AND p.model = e.model AND p.period < %(period)s)
-     GROUP BY e.work_id, e.use
-), lines AS (
-    SELECT u.work_id, u.use, 'per_unit' AS basis, u.quantity, round(u.quantity * t.rate * %(scale)s)::bigint AS gross
-      FROM usage u JOIN terms t ON t.type = 'per_unit' AND t.use = u.use
-    UNION ALL
-    SELECT u.work_id, u.use, 'revenue_share', u.quantity, round(u.revenue * t.percent / 100)::bigint
-      FROM usage u JOIN terms t ON t.type = 'revenue_share' AND t.use = u.use
-     WHERE u.revenue <> 0
-    UNION ALL
-    SELECT f.work_id, f.use, 'per_work', f.pairs, (f.pairs * t.amount)::bigint
-      FROM first_pairs f JOIN terms t ON t.type = 'per_work' AND t.use = f.use
+     WHERE e.period = %(period)s AND NOT e.late AND e.agreement_id IS NOT NULL <only_these>
+     GROUP BY e.agreement_id, e.work_id, e.use
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
-SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, l.basis, l.quantity, l.gross,
-       round(l.gross * %(commission)s / 100)::bigint
-  FROM lines l
+SELECT l.agreement_id, l.licensee_id, l.currency, l.work_id, l.use, 'per_unit', l.quantity, l.gross,
+       round(l.gross * l.commission / 100)::bigint
+  FROM (SELECT u.*, p.licensee_id, p.currency, p.commission, round(u.quantity * p.unit)::bigint AS gross
+          FROM usage u JOIN payouts_price p ON p.agreement_id = u.agreement_id AND p.use = u.use
+         WHERE p.unit IS NOT NULL) l
  WHERE l.gross <> 0
+"""
+# revenue_share (the revenue reported × percent), over the events of the (agreement, use) pairs that have one; the
+# line's quantity is all of the pair's usage of the work, as on the per_unit line
+REVENUE_LINES = """
+WITH usage AS (
+    SELECT e.agreement_id, e.work_id, e.use, sum(e.quantity) AS quantity, sum(e.revenue_amount) AS revenue
+      FROM licensing_usageevent e
+      JOIN payouts_price p ON p.agreement_id = e.agreement_id AND p.use = e.use AND p.percent IS NOT NULL
+     WHERE e.period = %(period)s AND NOT e.late
+     GROUP BY e.agreement_id, e.work_id, e.use
+)
+INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
+SELECT l.agreement_id, l.licensee_id, l.currency, l.work_id, l.use, 'revenue_share', l.quantity, l.gross,
+       round(l.gross * l.commission / 100)::bigint
+  FROM (SELECT u.*, p.licensee_id, p.currency, p.commission, round(u.revenue * p.percent / 100)::bigint AS gross
+          FROM usage u JOIN payouts_price p ON p.agreement_id = u.agreement_id AND p.use = u.use
+         WHERE u.revenue <> 0) l
+ WHERE l.gross <> 0
+"""
+ONLY_THESE = "AND e.agreement_id IN (SELECT id FROM payouts_agreement)"
+SEQUENTIAL_SCAN = "SELECT set_config('enable_indexscan', %s, true), set_config('enable_bitmapscan', %s, true)"
+# per_work: the fee × the (work, model) pairs of this period never reported under the agreement for that use before
+PER_WORK_LINES = """
+WITH terms AS MATERIALIZED (
+    SELECT t.agreement_id, t.use, sum(t.amount) AS amount
+      FROM licensing_term t JOIN payouts_agreement a ON a.id = t.agreement_id
+     WHERE t.type = 'per_work'
+     GROUP BY t.agreement_id, t.use
+), pairs AS (
+    SELECT e.agreement_id, e.work_id, e.use, e.model
+      FROM licensing_usageevent e JOIN terms t ON t.agreement_id = e.agreement_id AND t.use = e.use
+     WHERE e.period = %(period)s AND NOT e.late
+     GROUP BY e.agreement_id, e.work_id, e.use, e.model
+), first_pairs AS (
+    SELECT p.agreement_id, p.work_id, p.use, count(*) AS pairs
+      FROM pairs p
+     WHERE NOT EXISTS (
+           SELECT 1 FROM licensing_usageevent o
+            WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
+              AND o.model = p.model AND o.period < %(period)s)
+     GROUP BY p.agreement_id, p.work_id, p.use
+)
+INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
+SELECT f.agreement_id, a.licensee_id, a.currency, f.work_id, f.use, 'per_work', f.pairs, (f.pairs * t.amount)::bigint,
+       round((f.pairs * t.amount)::bigint * a.commission / 100)::bigint
+  FROM first_pairs f
+  JOIN terms t ON t.agreement_id = f.agreement_id AND t.use = f.use
+  JOIN payouts_agreement a ON a.id = f.agreement_id
+ WHERE f.pairs * t.amount <> 0
+"""
+HAS_PER_WORK = """
+SELECT EXISTS (SELECT 1 FROM licensing_term t JOIN payouts_agreement a ON a.id = t.agreement_id
+                WHERE t.type = 'per_work')
 """
 
 # Late usage (reported after its period was final) from reports processed, not adjusted yet and received before the
-# run was requested: priced by the agreement's per_unit, revenue_share and per_work terms, as `adjustment` lines
-# naming their period.
+# run was requested, of the run's agreements: priced by their per_unit, revenue_share and per_work terms, as
+# `adjustment` lines naming their period. Read from the late reports (few), not from the months' partitions.
+LATE_EVENTS = """
+SELECT e.agreement_id, e.period, e.work_id, e.use, e.model, e.quantity, e.revenue_amount
+  FROM licensing_usagereport r JOIN licensing_usageevent e ON e.report_id = r.id AND e.period = r.period
+ WHERE r.late AND r.status <> 'processing' AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
+   AND r.period < %(period)s AND e.late AND e.agreement_id IS NOT NULL
+"""
 ADJUSTMENT_LINES = """
 WITH late AS MATERIALIZED (
-    SELECT e.period, e.work_id, e.use, e.model, e.quantity, e.revenue_amount
-      FROM licensing_usageevent e JOIN licensing_usagereport r ON r.id = e.report_id
-     WHERE e.agreement_id = %(agreement)s AND e.late AND e.period < %(period)s
-       AND r.late AND r.status <> 'processing' AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
+    SELECT l.* FROM (<late>) l WHERE l.agreement_id IN (SELECT id FROM payouts_agreement)
 ), usage AS (
-    SELECT l.period, l.work_id, l.use, sum(l.quantity) AS quantity, coalesce(sum(l.revenue_amount), 0) AS revenue
-      FROM late l GROUP BY l.period, l.work_id, l.use
+    SELECT l.agreement_id, l.period, l.work_id, l.use, sum(l.quantity) AS quantity,
+           coalesce(sum(l.revenue_amount), 0) AS revenue
+      FROM late l GROUP BY l.agreement_id, l.period, l.work_id, l.use
 ), pairs AS (  -- per_work: a (work, model) pair billed in the earliest period it is late for, if never billed before
-    SELECT p.work_id, p.use, min(p.period) AS period
-      FROM (SELECT l.work_id, l.use, l.model, min(l.period) AS period FROM late l GROUP BY l.work_id, l.use, l.model) p
+    SELECT p.agreement_id, p.work_id, p.use, min(p.period) AS period
+      FROM (SELECT l.agreement_id, l.work_id, l.use, l.model, min(l.period) AS period
+              FROM late l GROUP BY l.agreement_id, l.work_id, l.use, l.model) p
      WHERE NOT EXISTS (
                SELECT 1 FROM licensing_usageevent o
-                WHERE o.agreement_id = %(agreement)s AND o.work_id = p.work_id AND o.use = p.use AND o.model = p.model
-                  AND o.period < p.period)
+                WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
+                  AND o.model = p.model AND o.period < p.period)
        AND NOT EXISTS (  -- in that period's own statements, or adjusted already
                SELECT 1 FROM licensing_usageevent o JOIN licensing_usagereport orr ON orr.id = o.report_id
-                WHERE o.agreement_id = %(agreement)s AND o.work_id = p.work_id AND o.use = p.use AND o.model = p.model
-                  AND o.period = p.period AND (NOT o.late OR orr.adjusted_in IS NOT NULL))
-     GROUP BY p.work_id, p.use, p.model
+                WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
+                  AND o.model = p.model AND o.period = p.period AND (NOT o.late OR orr.adjusted_in IS NOT NULL))
+     GROUP BY p.agreement_id, p.work_id, p.use, p.model
 ), new_pairs AS (
-    SELECT p.period, p.work_id, p.use, count(*) AS pairs FROM pairs p GROUP BY p.period, p.work_id, p.use
+    SELECT p.agreement_id, p.period, p.work_id, p.use, count(*) AS pairs
+      FROM pairs p GROUP BY p.agreement_id, p.period, p.work_id, p.use
 ), terms AS (
-    SELECT t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent, sum(t.amount) AS amount
+    SELECT t.agreement_id, t.type, t.use, sum(t.rate) AS rate, sum(t.percent) AS percent, sum(t.amount) AS amount
       FROM licensing_term t
-     WHERE t.agreement_id = %(agreement)s AND t.type IN ('per_unit', 'revenue_share', 'per_work')
-     GROUP BY t.type, t.use
+     WHERE t.agreement_id IN (SELECT agreement_id FROM late) AND t.type IN ('per_unit', 'revenue_share', 'per_work')
+     GROUP BY t.agreement_id, t.type, t.use
 ), lines AS (  -- each basis rounded on its own, as in the period's own lines
-    SELECT u.period, u.work_id, u.use, u.quantity, round(u.quantity * t.rate * %(scale)s)::bigint AS gross
-      FROM usage u JOIN terms t ON t.type = 'per_unit' AND t.use = u.use
+    SELECT u.agreement_id, u.period, u.work_id, u.use, u.quantity,
+           round(u.quantity * t.rate * a.scale)::bigint AS gross
+      FROM usage u JOIN terms t ON t.agreement_id = u.agreement_id AND t.type = 'per_unit' AND t.use = u.use
+      JOIN payouts_agreement a ON a.id = u.agreement_id
     UNION ALL
-    SELECT u.period, u.work_id, u.use, u.quantity, round(u.revenue * t.percent / 100)::bigint
-      FROM usage u JOIN terms t ON t.type = 'revenue_share' AND t.use = u.use
+    SELECT u.agreement_id, u.period, u.work_id, u.use, u.quantity, round(u.revenue * t.percent / 100)::bigint
+      FROM usage u JOIN terms t ON t.agreement_id = u.agreement_id AND t.type = 'revenue_share' AND t.use = u.use
      WHERE u.revenue <> 0
     UNION ALL
-    SELECT n.period, n.work_id, n.use, n.pairs, (n.pairs * t.amount)::bigint
-      FROM new_pairs n JOIN terms t ON t.type = 'per_work' AND t.use = n.use
+    SELECT n.agreement_id, n.period, n.work_id, n.use, n.pairs, (n.pairs * t.amount)::bigint
+      FROM new_pairs n JOIN terms t ON t.agreement_id = n.agreement_id AND t.type = 'per_work' AND t.use = n.use
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission,
                              adjusted_period)
-SELECT %(agreement)s, %(licensee)s, %(currency)s, l.work_id, l.use, 'adjustment', l.quantity, l.gross,
-       round(l.gross * %(commission)s / 100)::bigint, l.period
-  FROM lines l
+SELECT l.agreement_id, a.licensee_id, a.currency, l.work_id, l.use, 'adjustment', l.quantity, l.gross,
+       round(l.gross * a.commission / 100)::bigint, l.period
+  FROM lines l JOIN payouts_agreement a ON a.id = l.agreement_id
  WHERE l.gross <> 0
-"""
-LATE_AGREEMENTS = """
-SELECT DISTINCT e.agreement_id FROM licensing_usageevent e JOIN licensing_usagereport r ON r.id = e.report_id
- WHERE e.late AND e.period < %(period)s AND e.agreement_id IS NOT NULL
-   AND r.late AND r.status <> 'processing' AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
-"""
+""".replace("<late>", LATE_EVENTS)
+LATE_AGREEMENTS = "SELECT DISTINCT l.agreement_id FROM (<late>) l".replace("<late>", LATE_EVENTS)
 
 # A fixed amount (%(amount)s > 0) spread over works by largest remainder in proportion to `weight` (ties: the larger
 # weight, then the lower work id), or equally when every weight is 0: flat fees and minimum-guarantee top-ups.
@@ -191,7 +247,7 @@ WITH earned AS (
     SELECT l.work_id, sum(l.gross) AS gross FROM payouts_statementline l
       JOIN payouts_statement s ON s.id = l.statement_id
      WHERE l.agreement_id = %(agreement)s AND s.status <> 'draft' AND l.basis <> 'minimum_guarantee'
-       AND s.period >= %(since)s AND s.period < %(period)s
+       AND l.period >= %(since)s AND l.period < %(period)s
      GROUP BY l.work_id
     UNION ALL
     SELECT r.work_id, sum(r.gross) FROM payouts_royalty r
@@ -215,69 +271,117 @@ SELECT coalesce((SELECT sum(il.amount) FROM payouts_invoiceline il JOIN payouts_
                   WHERE r.agreement_id = %(agreement)s AND r.basis <> 'minimum_guarantee'), 0)
 """
 
-# Each royalty line's parts, one per effective share of its work, by largest remainder (ties: the larger share, then
-# the lower rights-holder id); a negative amount is split as its magnitude, then negated.
-SPLIT = """
-CREATE TEMPORARY TABLE payouts_part ON COMMIT DROP AS
-WITH shares AS MATERIALIZED (
-    SELECT s.work_id, s.rights_holder_id, s.share
-      FROM licensing_effective_shares(ARRAY(SELECT DISTINCT work_id FROM payouts_royalty)) s
-), exact AS (
-    SELECT r.id, s.rights_holder_id, s.share, abs(r.gross) * s.share / 100 AS g, abs(r.commission) * s.share / 100 AS c
-      FROM payouts_royalty r JOIN shares s ON s.work_id = r.work_id
-), floored AS (
-    SELECT x.*, floor(x.g) AS g_floor, floor(x.c) AS c_floor FROM exact x
-), ranked AS (
-    SELECT f.*,
-           row_number() OVER (PARTITION BY f.id ORDER BY f.g - f.g_floor DESC, f.share DESC, f.rights_holder_id)
-               AS g_rank,
-           row_number() OVER (PARTITION BY f.id ORDER BY f.c - f.c_floor DESC, f.share DESC, f.rights_holder_id)
-               AS c_rank,
-           sum(f.g_floor) OVER (PARTITION BY f.id) AS g_floors,
-           sum(f.c_floor) OVER (PARTITION BY f.id) AS c_floors
-      FROM floored f
-)
-SELECT k.id AS royalty_id, k.rights_holder_id,
-       (sign(r.gross) * (k.g_floor + (k.g_rank <= abs(r.gross) - k.g_floors)::int))::bigint AS gross,
-       (sign(r.commission) * (k.c_floor + (k.c_rank <= abs(r.commission) - k.c_floors)::int))::bigint AS commission
-  FROM ranked k JOIN payouts_royalty r ON r.id = k.id
+# The royalties of the run summed in one pass two ways: per (work, currency), whose works' effective shares are read
+# once (licensing_effective_shares), and per (agreement, basis, use), the invoices' lines.
+ROYALTY_SUMS = """
+CREATE TEMPORARY TABLE payouts_royalty_sum ON COMMIT DROP AS
+SELECT grouping(r.work_id) = 1 AS for_invoice, r.work_id, r.currency, r.agreement_id, r.licensee_id, r.basis, r.use,
+       sum(r.quantity) AS quantity, sum(r.gross) AS gross
+  FROM payouts_royalty r
+ GROUP BY GROUPING SETS ((r.work_id, r.currency), (r.agreement_id, r.licensee_id, r.currency, r.basis, r.use))
 """
-
+SHARES = """
+CREATE TEMPORARY TABLE payouts_shares ON COMMIT DROP AS
+SELECT s.work_id, s.rights_holder_id, s.share, count(*) OVER (PARTITION BY s.work_id) AS holders
+  FROM licensing_effective_shares(
+           ARRAY(SELECT DISTINCT w.work_id FROM payouts_royalty_sum w WHERE NOT w.for_invoice)) s
+"""
+# royalties of works that have no rights holder: billed, not paid to anyone yet
 UNALLOCATED = """
-SELECT r.currency, sum(r.gross) FROM payouts_royalty r
- WHERE NOT EXISTS (SELECT 1 FROM payouts_part p WHERE p.royalty_id = r.id)
- GROUP BY r.currency HAVING sum(r.gross) <> 0
+SELECT w.currency, sum(w.gross) FROM payouts_royalty_sum w
+ WHERE NOT w.for_invoice AND NOT EXISTS (SELECT 1 FROM payouts_shares s WHERE s.work_id = w.work_id)
+ GROUP BY w.currency HAVING sum(w.gross) <> 0
 """
-
-# One draft statement per (holder, currency), upserted so that a rerun keeps its id; the taxes come after.
+# One draft statement per (holder, currency) with a part of a line, upserted so that a rerun keeps its id; its totals
+# are summed from its lines once they are written, its taxes after.
 STATEMENTS = """
 INSERT INTO payouts_statement (id, run_id, rights_holder_id, period, currency, status, gross, commission,
                                net_royalties, consumption_tax, withholding_tax, carried_forward, payable,
                                carried_out, registration_number)
-SELECT gen_random_uuid(), %(run)s, p.rights_holder_id, %(period)s, r.currency, 'draft', sum(p.gross),
-       sum(p.commission), sum(p.gross) - sum(p.commission), 0, 0, 0, sum(p.gross) - sum(p.commission), false, ''
-  FROM payouts_part p JOIN payouts_royalty r ON r.id = p.royalty_id
- GROUP BY p.rights_holder_id, r.currency
+SELECT gen_random_uuid(), %(run)s, h.rights_holder_id, %(period)s, h.currency, 'draft', 0, 0, 0, 0, 0, 0, 0, false, ''
+  FROM (SELECT DISTINCT s.rights_holder_id, w.currency
+          FROM payouts_royalty_sum w JOIN payouts_shares s ON s.work_id = w.work_id WHERE NOT w.for_invoice) h
 ON CONFLICT (rights_holder_id, period, currency) DO UPDATE
-   SET run_id = excluded.run_id, gross = excluded.gross, commission = excluded.commission,
-       net_royalties = excluded.net_royalties, consumption_tax = 0, withholding_tax = 0, carried_forward = 0,
-       payable = excluded.payable, carried_out = false
+   SET run_id = excluded.run_id, gross = 0, commission = 0, net_royalties = 0, consumption_tax = 0,
+       withholding_tax = 0, carried_forward = 0, payable = 0, carried_out = false
  WHERE payouts_statement.status = 'draft'
 """
-LINES = """
-INSERT INTO payouts_statementline (statement_id, licensee_id, agreement_id, work_id, use, basis, quantity, gross,
-                                   commission, net, adjusted_period)
-SELECT s.id, r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.quantity, p.gross, p.commission,
-       p.gross - p.commission, r.adjusted_period
-  FROM payouts_part p
-  JOIN payouts_royalty r ON r.id = p.royalty_id
-  JOIN payouts_statement s ON s.rights_holder_id = p.rights_holder_id AND s.period = %(period)s
-                          AND s.currency = r.currency
+# Per (work, currency): each holder's statement and share in hundredths of a percent (shares have two decimals),
+# and whether the holder has the whole work
+WORK_STATEMENTS = """
+CREATE TEMPORARY TABLE payouts_work_statement ON COMMIT DROP AS
+SELECT s.work_id, w.currency, st.id AS statement_id, s.rights_holder_id, (s.share * 100)::bigint AS s100,
+       s.holders = 1 AND s.share = 100 AS whole
+  FROM payouts_royalty_sum w
+  JOIN payouts_shares s ON s.work_id = w.work_id
+  JOIN payouts_statement st ON st.rights_holder_id = s.rights_holder_id AND st.currency = w.currency
+                           AND st.period = %(period)s
+ WHERE NOT w.for_invoice
 """
+# Each royalty line's parts, one per effective share of its work, written into the period's new partition
+# (<lines>). A work held whole by one rights holder takes the whole line; otherwise the line is split by the largest
+# remainder (ties: the larger share, then the lower rights-holder id), gross and commission alike, a negative amount
+# as its magnitude, then negated: the parts add up to the line exactly. In integers: amount × share (in hundredths)
+# divided by 10,000, its quotient the floor and its remainder what ranks the holders.
+LINES = """
+INSERT INTO <lines> (id, period, statement_id, licensee_id, agreement_id, work_id, use, basis, adjusted_period,
+                     quantity, gross, commission, net)
+WITH parts AS (
+    SELECT r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.adjusted_period, r.quantity, ws.statement_id,
+           r.gross, r.commission
+      FROM payouts_royalty r
+      JOIN payouts_work_statement ws ON ws.work_id = r.work_id AND ws.currency = r.currency AND ws.whole
+    UNION ALL
+    SELECT k.licensee_id, k.agreement_id, k.work_id, k.use, k.basis, k.adjusted_period, k.quantity, k.statement_id,
+           sign(k.gross) * (k.g_floor + (k.g_rank <= abs(k.gross) - k.g_floors)::int),
+           sign(k.commission) * (k.c_floor + (k.c_rank <= abs(k.commission) - k.c_floors)::int)
+      FROM (
+          SELECT f.*,
+                 row_number() OVER (PARTITION BY f.id ORDER BY f.g_rem DESC, f.s100 DESC, f.rights_holder_id)
+                     AS g_rank,
+                 row_number() OVER (PARTITION BY f.id ORDER BY f.c_rem DESC, f.s100 DESC, f.rights_holder_id)
+                     AS c_rank,
+                 sum(f.g_floor) OVER (PARTITION BY f.id) AS g_floors,
+                 sum(f.c_floor) OVER (PARTITION BY f.id) AS c_floors
+            FROM (SELECT r.id, r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.adjusted_period,
+                         r.quantity, r.gross, r.commission, ws.statement_id, ws.rights_holder_id, ws.s100,
+                         abs(r.gross) * ws.s100 / 10000 AS g_floor, abs(r.gross) * ws.s100 %% 10000 AS g_rem,
+                         abs(r.commission) * ws.s100 / 10000 AS c_floor,
+                         abs(r.commission) * ws.s100 %% 10000 AS c_rem
+                    FROM payouts_royalty r
+                    JOIN payouts_work_statement ws ON ws.work_id = r.work_id AND ws.currency = r.currency
+                                                  AND NOT ws.whole) f
+      ) k
+)
+SELECT nextval(%(sequence)s::regclass), %(period)s, p.statement_id, p.licensee_id, p.agreement_id, p.work_id, p.use,
+       p.basis, p.adjusted_period, p.quantity, p.gross, p.commission, p.gross - p.commission
+  FROM parts p
+"""
+STATEMENT_TOTALS = """
+UPDATE payouts_statement s
+   SET gross = t.gross, commission = t.commission, net_royalties = t.gross - t.commission,
+       payable = t.gross - t.commission
+  FROM (SELECT l.statement_id, sum(l.gross) AS gross, sum(l.commission) AS commission
+          FROM <lines> l GROUP BY l.statement_id) t
+ WHERE s.id = t.statement_id
+"""
+# The period's partition of the lines: built apart without indexes or foreign keys (checked as it is filled), its
+# indexes made once, then attached (PostgreSQL then validates each foreign key in one pass). Same indexes as the
+# parent's (payouts/sql/0009_lines_by_period.sql), so that the attachment adopts them.
+NEW_PARTITION = """
+CREATE TABLE <lines> (LIKE payouts_statementline INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+                      CHECK (period >= %(period)s AND period < %(next)s))
+"""
+PARTITION_INDEXES = (
+    "ALTER TABLE <lines> ADD PRIMARY KEY (id, period)",
+    "CREATE INDEX ON <lines> (statement_id)",
+    "CREATE INDEX ON <lines> (agreement_id)",
+    "CREATE INDEX ON <lines> (work_id)",
+)
 INVOICES = """
 WITH royalties AS (
-    SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.gross) AS amount FROM payouts_royalty r
-     GROUP BY r.agreement_id, r.licensee_id, r.currency
+    SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.gross) AS amount FROM payouts_royalty_sum r
+     WHERE r.for_invoice GROUP BY r.agreement_id, r.licensee_id, r.currency
 ), advance AS (
     SELECT t.agreement_id, sum(t.amount) AS amount FROM licensing_term t
      WHERE t.type = 'advance' AND t.agreement_id IN (SELECT agreement_id FROM royalties)
@@ -304,9 +408,9 @@ ON CONFLICT (agreement_id, period) DO UPDATE
 """
 INVOICE_LINES = """
 INSERT INTO payouts_invoiceline (invoice_id, basis, use, quantity, amount)
-SELECT i.id, r.basis, r.use, sum(r.quantity), sum(r.gross)
-  FROM payouts_royalty r JOIN payouts_invoice i ON i.agreement_id = r.agreement_id AND i.period = %(period)s
- GROUP BY i.id, r.basis, r.use
+SELECT i.id, r.basis, r.use, r.quantity, r.gross
+  FROM payouts_royalty_sum r JOIN payouts_invoice i ON i.agreement_id = r.agreement_id AND i.period = %(period)s
+ WHERE r.for_invoice
 """
 
 
@@ -317,15 +421,21 @@ def last_day(period: dt.date) -> dt.date:
 def statement_run_compute(*, run: StatementRun) -> StatementRun:
     """Compute the run's period: draft statements and invoices, recomputed in place on a rerun, in one
     transaction. RunRefused when the period is final or another run of it holds the period's lock."""
-    with transaction.atomic():
-        _lock_period(run)
-        mark = usage_mark(run.period)
-        agreements = run_agreements(run)
-        with connection.cursor() as cursor:
-            _royalty_table(cursor)
-            _royalty_lines(cursor, run, agreements, _Progress(run, len(agreements)))
-            lines = _assemble(cursor, run)
-        _done(run, lines, len(agreements), mark)
+    progress = None
+    try:
+        with transaction.atomic():
+            _lock_period(run)
+            mark = usage_mark(run.period)
+            agreements = run_agreements(run)
+            progress = _Progress(run, len(agreements))
+            with connection.cursor() as cursor:
+                _prepare(cursor)
+                _royalty_lines(cursor, run, agreements, progress, whole_period=True)
+                lines, unallocated = _assemble(cursor, run, progress)
+            _done(run, lines, len(agreements), mark, unallocated)
+    finally:
+        if progress is not None:
+            progress.close()
     run.refresh_from_db()
     return run
 
@@ -335,36 +445,46 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
     fixed the run's agreements once and dealt them out), committed into payouts_royaltystage for
     statement_run_assemble. Idempotent (a redelivery replaces the part's rows); holds no lock on the period, so
     parts run side by side. Returns the lines written."""
-    with transaction.atomic():
-        if ReportingPeriod.objects.filter(period=run.period, status=PeriodStatus.FINAL).exists():
-            raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": f"{run.period:%Y-%m}"})
-        agreements = list(
-            Agreement.objects.filter(pk__in=agreement_ids)
-            .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
-            .order_by("id")
-        )
-        with connection.cursor() as cursor:
-            _royalty_table(cursor)
-            _royalty_lines(cursor, run, agreements, _Progress(run, None))
-            cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s AND part = %s", [run.pk, part])
-            cursor.execute(STAGE_PART, [run.pk, part])
-            written = cursor.rowcount
-            cursor.execute("DROP TABLE payouts_royalty")
+    progress = _Progress(run, None)
+    try:
+        with transaction.atomic():
+            if ReportingPeriod.objects.filter(period=run.period, status=PeriodStatus.FINAL).exists():
+                raise RunRefused(
+                    _("%(period)s is final: its statements never change.") % {"period": f"{run.period:%Y-%m}"}
+                )
+            agreements = list(
+                Agreement.objects.filter(pk__in=agreement_ids)
+                .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
+                .order_by("id")
+            )
+            with connection.cursor() as cursor:
+                _prepare(cursor)
+                _royalty_lines(cursor, run, agreements, progress, whole_period=False)
+                cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s AND part = %s", [run.pk, part])
+                cursor.execute(STAGE_PART, [run.pk, part])
+                written = cursor.rowcount
+                cursor.execute("DROP TABLE payouts_royalty, payouts_agreement, payouts_price")
+    finally:
+        progress.close()
     return written
 
 
 def statement_run_assemble(*, run: StatementRun) -> StatementRun:
     """After every part: the statements and invoices from the parts' lines, in one transaction holding the
     period's lock (RunRefused as statement_run_compute)."""
-    with transaction.atomic():
-        _lock_period(run)
-        total = StatementRun.objects.get(pk=run.pk).agreements_total
-        with connection.cursor() as cursor:
-            _royalty_table(cursor)
-            cursor.execute(UNSTAGE, [run.pk])
-            lines = _assemble(cursor, run)
-            cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s", [run.pk])
-        _done(run, lines, total, run.usage_mark)
+    progress = _Progress(run, None)
+    try:
+        with transaction.atomic():
+            _lock_period(run)
+            total = StatementRun.objects.get(pk=run.pk).agreements_total
+            with connection.cursor() as cursor:
+                _prepare(cursor)
+                cursor.execute(UNSTAGE, [run.pk])
+                lines, unallocated = _assemble(cursor, run, progress)
+                cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s", [run.pk])
+            _done(run, lines, total, run.usage_mark, unallocated)
+    finally:
+        progress.close()
     run.refresh_from_db()
     return run
 
@@ -423,50 +543,104 @@ def run_agreements(run: StatementRun) -> list[Agreement]:
     )
 
 
-def _royalty_table(cursor) -> None:
-    cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_part")
+def _prepare(cursor) -> None:
+    """The run's session: memory for its aggregations and sorts (they stay in memory rather than spill to disk),
+    and its empty royalty table."""
+    cursor.execute("SELECT set_config('work_mem', %s, true), set_config('maintenance_work_mem', %s, true)",
+                   [settings.STATEMENT_RUN_WORK_MEM, settings.STATEMENT_RUN_WORK_MEM])  # fmt: skip
+    cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_agreement, payouts_price")
     cursor.execute(ROYALTY_LINES)
 
 
-def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progress: _Progress) -> None:
-    """Every line of these agreements for the run's period into payouts_royalty (one GROUP BY per agreement)."""
+def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progress: _Progress, *,
+                   whole_period: bool) -> None:  # fmt: skip
+    """Every line of these agreements for the run's period into payouts_royalty: the usage of them all in one
+    GROUP BY over the month's partition (whole_period: the run bills every agreement with usage in it, so the scan
+    needs no filter), per_work pairs, late usage from the late reports, then each agreement's fixed terms."""
     period = run.period
     progress.done(0)  # never written by the run's transaction before its end: this connection would wait for it
-    for done, agreement in enumerate(agreements, start=1):
-        params = {
-            "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
-            "period": period, "scale": 10 ** currency_digits(agreement.currency), "commission": agreement.commission,
-        }  # fmt: skip
-        cursor.execute(AGREEMENT_LINES, params)
-        cursor.execute(ADJUSTMENT_LINES, {**params, "started_at": run.created_at})
-        _fixed_terms(cursor, agreement, period, params)
-        progress.done(done)
-    progress.close()
+    cursor.execute(RUN_AGREEMENTS, {
+        "ids": [a.pk for a in agreements], "licensees": [a.licensee_id for a in agreements],
+        "currencies": [a.currency for a in agreements],
+        "scales": [10 ** currency_digits(a.currency) for a in agreements],
+        "commissions": [a.commission for a in agreements],
+    })  # fmt: skip
+    cursor.execute("ANALYZE payouts_agreement")
+    params = {"period": period, "started_at": run.created_at}
+    # a pass over the month's partition: a sequential scan, never a walk of an index across all of it (the planner
+    # may take the (agreement, work, use) index for its order; reading the heap at random is several times slower)
+    cursor.execute(PRICES)
+    cursor.execute("ANALYZE payouts_price")
+    cursor.execute(SEQUENTIAL_SCAN, ["off", "off"])
+    cursor.execute(USAGE_LINES.replace("<only_these>", "" if whole_period else ONLY_THESE), params)
+    cursor.execute(SEQUENTIAL_SCAN, ["on", "on"])
+    cursor.execute(REVENUE_LINES, params)
+    cursor.execute(HAS_PER_WORK)
+    if cursor.fetchone()[0]:
+        cursor.execute(PER_WORK_LINES, params)
+    cursor.execute(ADJUSTMENT_LINES, params)
+    for agreement in agreements:
+        if agreement.terms.all():  # fixed terms (prefetched): flat fees, minimum guarantees
+            _fixed_terms(cursor, agreement, period, {
+                "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
+                "period": period, "commission": agreement.commission,
+            })  # fmt: skip
+    progress.done(len(agreements), last=True)
 
 
-def _assemble(cursor, run: StatementRun) -> int:
-    """payouts_royalty's lines split among the shares, into the period's draft statements and invoices (their
-    earlier drafts updated in place). Returns the statement lines written."""
+def _assemble(cursor, run: StatementRun, progress: _Progress) -> tuple[int, dict]:
+    """payouts_royalty's lines split among the shares, into the period's draft statements (their lines in a new
+    partition that replaces the previous run's) and invoices (earlier drafts updated in place). Returns the
+    statement lines written and the royalties left unallocated per currency (works without rights holders). The
+    run's own row is not written here: its progress is, from another connection, until the end."""
     period = run.period
+    if Statement.objects.filter(period=period).exclude(status=StatementStatus.DRAFT).exists():
+        raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": f"{period:%Y-%m}"})
+    params = {"run": run.pk, "period": period, "next": _next_period(period)}
+    # temporary tables have no statistics until analysed: the joins below are planned on real row counts
+    cursor.execute("ANALYZE payouts_royalty")
+    cursor.execute(ROYALTY_SUMS)
+    cursor.execute("ANALYZE payouts_royalty_sum")
+    cursor.execute(SHARES)
+    cursor.execute("ANALYZE payouts_shares")
+    cursor.execute(UNALLOCATED)
+    unallocated = {currency: int(amount) for currency, amount in cursor.fetchall()}
+    cursor.execute(STATEMENTS, params)
+    cursor.execute("ANALYZE payouts_statement")  # a new period's statements are not in its statistics yet
+    cursor.execute(WORK_STATEMENTS, params)
+    cursor.execute("ANALYZE payouts_work_statement")
+
+    name = f"payouts_statementline_{period:%Y_%m}"
+    building = f"{name}_{run.pk.hex[:12]}"
+    cursor.execute(NEW_PARTITION.replace("<lines>", building), params)
+    cursor.execute("SELECT pg_get_serial_sequence('payouts_statementline', 'id')")
+    cursor.execute(LINES.replace("<lines>", building), {**params, "sequence": cursor.fetchone()[0]})
+    lines = cursor.rowcount
+    progress.lines(lines)
+    cursor.execute(STATEMENT_TOTALS.replace("<lines>", building))
+    for statement in PARTITION_INDEXES:
+        cursor.execute(statement.replace("<lines>", building))
+    cursor.execute(f"ANALYZE {building}")
+    # the previous run's lines of the period go, and the new partition takes their place (the attachment checks
+    # the foreign keys); draft lines written outside the engine (the default partition) go too
+    cursor.execute("SELECT to_regclass(%s)", [name])
+    if cursor.fetchone()[0] is not None:
+        cursor.execute(f"ALTER TABLE payouts_statementline DETACH PARTITION {name}")
+        cursor.execute(f"DROP TABLE {name}")
     cursor.execute(
-        "DELETE FROM payouts_statementline l USING payouts_statement s "
-        "WHERE s.id = l.statement_id AND s.period = %s AND s.status = 'draft'", [period]
+        "DELETE FROM payouts_statementline_default l USING payouts_statement s "
+        "WHERE s.id = l.statement_id AND l.period = %(period)s AND s.status = 'draft'", params
     )  # fmt: skip
+    cursor.execute(
+        f"ALTER TABLE payouts_statementline ATTACH PARTITION {building} FOR VALUES FROM (%(period)s) TO (%(next)s)",
+        params,
+    )
+    cursor.execute(f"ALTER TABLE {building} RENAME TO {name}")
+
     cursor.execute(
         "DELETE FROM payouts_invoiceline l USING payouts_invoice i "
         "WHERE i.id = l.invoice_id AND i.period = %s AND i.status = 'draft'", [period]
     )  # fmt: skip
-    cursor.execute("ANALYZE payouts_royalty")  # temporary tables have no statistics until analysed: the joins
-    cursor.execute(SPLIT)  # below are planned on real row counts, not on guesses (a hash of every pair otherwise)
-    cursor.execute("ANALYZE payouts_part")
-    cursor.execute(UNALLOCATED)  # lines of works that have no rights holder: billed, not paid to anyone yet
-    unallocated = {currency: int(amount) for currency, amount in cursor.fetchall()}
-    StatementRun.objects.filter(pk=run.pk).update(unallocated=unallocated)
-    params = {"run": run.pk, "period": period}
-    cursor.execute(STATEMENTS, params)
-    cursor.execute("ANALYZE payouts_statement")  # a new period's statements are not in its statistics yet
-    cursor.execute(LINES, params)
-    lines = cursor.rowcount
     cursor.execute(INVOICES, params)
     cursor.execute(INVOICE_LINES, params)
     # drafts of an earlier run that no longer have anything
@@ -474,13 +648,18 @@ def _assemble(cursor, run: StatementRun) -> int:
                    [period, run.pk])  # fmt: skip
     cursor.execute("DELETE FROM payouts_invoice WHERE period = %s AND status = 'draft' AND run_id <> %s",
                    [period, run.pk])  # fmt: skip
-    cursor.execute("DROP TABLE payouts_royalty, payouts_part")
+    cursor.execute("DROP TABLE payouts_royalty, payouts_royalty_sum, payouts_shares, payouts_work_statement")
     _taxes_and_payables(run, period)
-    return lines
+    return lines, unallocated
 
 
-def _done(run: StatementRun, lines: int, agreements: int, mark: int) -> None:
+def _next_period(period: dt.date) -> dt.date:
+    return (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _done(run: StatementRun, lines: int, agreements: int, mark: int, unallocated: dict) -> None:
     StatementRun.objects.filter(pk=run.pk).update(
+        unallocated=unallocated,
         status=RunStatus.DONE, started_at=Coalesce(F("started_at"), Now()), finished_at=timezone.now(),
         lines_written=lines, agreements_total=agreements, agreements_done=agreements, error="", usage_mark=mark,
     )  # fmt: skip
@@ -533,15 +712,13 @@ class _Progress:
         the total)."""
         self.run_id, self.total, self.written_at, self.connection, self.reported = run.pk, total, 0.0, None, 0
 
-    def done(self, agreements: int) -> None:
+    def done(self, agreements: int, *, last: bool = False) -> None:
         now = time.monotonic()
-        if now - self.written_at < 1 and (self.total is None or agreements < self.total):
+        if now - self.written_at < 1 and not last and (self.total is None or agreements < self.total):
             return
         self.written_at = now
         try:
-            if self.connection is None:
-                self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
-            with self.connection.cursor() as cursor:
+            with self._cursor() as cursor:
                 if self.total is None:
                     cursor.execute(
                         "UPDATE payouts_statementrun SET status = 'running', agreements_done = least("
@@ -558,18 +735,44 @@ class _Progress:
         except DatabaseError:  # progress is a courtesy: the run goes on without it
             self.close()
 
+    def lines(self, written: int) -> None:
+        try:
+            with self._cursor() as cursor:
+                cursor.execute(
+                    "UPDATE payouts_statementrun SET lines_written = %s WHERE id = %s", [written, self.run_id]
+                )
+        except DatabaseError:
+            self.close()
+
+    def _cursor(self):
+        if self.connection is None:
+            self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        return self.connection.cursor()
+
     def close(self) -> None:
         if self.connection is not None:
             self.connection.close()
             self.connection = None
 
 
+# The distinct agreements of the period's usage by a skip scan of the (agreement_id, work_id, use) index: one probe
+# per agreement, not a pass over the month's events.
+AGREEMENTS_WITH_USAGE = """
+WITH RECURSIVE a AS (
+    SELECT (SELECT e.agreement_id FROM licensing_usageevent e
+             WHERE e.period = %(period)s AND e.agreement_id IS NOT NULL ORDER BY e.agreement_id LIMIT 1) AS id
+    UNION ALL
+    SELECT (SELECT e.agreement_id FROM licensing_usageevent e
+             WHERE e.period = %(period)s AND e.agreement_id > a.id ORDER BY e.agreement_id LIMIT 1)
+      FROM a WHERE a.id IS NOT NULL
+)
+SELECT a.id FROM a WHERE a.id IS NOT NULL
+"""
+
+
 def _agreements_with_usage(period: dt.date) -> list:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT agreement_id FROM licensing_usageevent WHERE period = %s AND agreement_id IS NOT NULL",
-            [period],
-        )
+        cursor.execute(AGREEMENTS_WITH_USAGE, {"period": period})
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.backends.postgresql.operations import DatabaseOperations
 from rest_framework.test import APIClient
 
 from licensing.services import api_key_create
@@ -69,15 +70,16 @@ def _tax_rules_in_transactional_tests(request, django_db_blocker):
                     "rate": rate, "threshold": threshold, "rate_above": rate_above, "note": note})  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _empty_usage_events_after_transactional_tests(request, django_db_blocker):
-    """The partitioned usage table is created by SQL, not by a Django model, so Django's flush after a
-    transactional test leaves it as it is: empty it too, so no test sees another's events."""
-    yield
-    marker = request.node.get_closest_marker("django_db")
-    transactional = "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction"))
-    if transactional:
-        from django.db import connection
+# The partitioned usage and statement-line tables are created by SQL, not by Django models, so Django's flush after
+# a transactional test would leave them as they are, and could not empty the tables the lines point at: they are
+# emptied in the same TRUNCATE, so that no test sees another's events or lines.
+SQL_TABLES = ("licensing_usageevent", "payouts_statementline")
+_sql_flush = DatabaseOperations.sql_flush
 
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute("TRUNCATE licensing_usageevent")
+
+def _sql_flush_with_sql_tables(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    tables = [*tables, *(table for table in SQL_TABLES if table not in tables)] if tables else tables
+    return _sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+
+
+DatabaseOperations.sql_flush = _sql_flush_with_sql_tables

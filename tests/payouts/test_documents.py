@@ -63,8 +63,8 @@ def make_statement(world, currency, lines, *, consumption_tax=0, withholding_tax
     )  # fmt: skip
     agreement = world["agreements"][currency]
     StatementLine.objects.bulk_create(
-        StatementLine(statement=statement, licensee=world["licensee"], agreement=agreement, work=world["work"],
-                      use=use, basis=basis, quantity=quantity, gross=g, commission=c, net=g - c)
+        StatementLine(statement=statement, period=OCTOBER, licensee=world["licensee"], agreement=agreement,
+                      work=world["work"], use=use, basis=basis, quantity=quantity, gross=g, commission=c, net=g - c)
         for use, basis, quantity, g, c in lines
     )  # fmt: skip
     return Statement.objects.get(pk=statement.pk)

@@ -72,8 +72,9 @@ def test_a_line_nets_its_commission_and_only_an_adjustment_names_another_period(
         uses=["training"], scope_catalogue=True, status="active",
     ).pk  # fmt: skip
     insert = (
-        "INSERT INTO payouts_statementline (statement_id, licensee_id, agreement_id, work_id, use, basis, "
-        "adjusted_period, quantity, gross, commission, net) VALUES (%s, %s, %s, %s, 'training', %s, {}, 1, 100, 10, %s)"
+        "INSERT INTO payouts_statementline (period, statement_id, licensee_id, agreement_id, work_id, use, basis, "
+        "adjusted_period, quantity, gross, commission, net) "
+        "VALUES ('2026-10-01', %s, %s, %s, %s, 'training', %s, {}, 1, 100, 10, %s)"
     )
     params = [statement_id, licensee.pk, agreement, work.pk]
     sql(insert.format("NULL"), [*params, "per_unit", 90])
@@ -91,3 +92,28 @@ def test_a_tax_rule_with_a_threshold_has_a_rate_above_it():
     with pytest.raises(IntegrityError, match="payouts_taxrule_rate"):
         sql("INSERT INTO payouts_taxrule (kind, effective_from, rate, threshold_currency, note) "
             "VALUES ('consumption', '2030-01-01', 101, 'JPY', '')")  # fmt: skip
+
+
+def test_a_line_belongs_to_its_statements_period_and_its_agreements_licensee(run_id):
+    holder = RightsHolderFactory()
+    licensee, other = LicenseeFactory(), LicenseeFactory()
+    work = work_with_shares((holder, "100.00"), title="作品")
+    statement_id = statement(run_id, holder.pk)
+    agreement = Agreement.objects.create(
+        licensee=licensee, reference="AGR-L", currency="JPY", starts_on="2026-01-01", territories=["JP"],
+        uses=["training"], scope_catalogue=True, status="active",
+    ).pk  # fmt: skip
+    insert = (
+        "INSERT INTO payouts_statementline (period, statement_id, licensee_id, agreement_id, work_id, use, basis, "
+        "quantity, gross, commission, net) VALUES (%s, %s, %s, %s, %s, 'training', 'per_unit', 1, 100, 10, 90)"
+    )
+    sql(insert, ["2026-10-01", statement_id, licensee.pk, agreement, work.pk])
+    with pytest.raises(IntegrityError, match="payouts_statementline_statement"):  # the statement is October's
+        sql(insert, ["2026-11-01", statement_id, licensee.pk, agreement, work.pk])
+    with pytest.raises(IntegrityError, match="payouts_statementline_agreement"):  # another company's agreement
+        sql(insert, ["2026-10-01", statement_id, other.pk, agreement, work.pk])
+    with pytest.raises(IntegrityError, match="payouts_statementline_work"):
+        sql(insert, ["2026-10-01", statement_id, licensee.pk, agreement, str(uuid.uuid4())])
+    with connection.cursor() as cursor:  # written outside the engine: kept in the default partition
+        cursor.execute("SELECT count(*) FROM payouts_statementline_default WHERE statement_id = %s", [statement_id])
+        assert cursor.fetchone()[0] == 1
