@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_tools import EstimatedCountPaginator
+from config.admin_tools import EstimatedCountPaginator, text_filter
 from ledger.money import Money
 from licensing.admin import access_of
 
@@ -214,7 +214,12 @@ class StatementAdmin(Downloads, HolderScoped):
     document = "statement"
     list_display = ["rights_holder", "period_label", "currency", "status", "gross_amount", "net_amount",
                     "payable_amount", "carried_out", "downloads"]  # fmt: skip
-    list_filter = ["status", "period", "currency", "carried_out"]
+    list_filter = [
+        "status", "period", "currency", "carried_out",
+        text_filter("holder", _("rights holder"), ("rights_holder__name__icontains",
+                                                   "rights_holder__name_kana__icontains")),
+        text_filter("work", _("work"), ("lines__work__title__icontains", "lines__work__isbn"), many=True),
+    ]  # fmt: skip
     search_fields = ["rights_holder__name", "rights_holder__name_kana"]
     list_select_related = ["rights_holder"]
     readonly_fields = ["rights_holder", "period", "currency", "status", "gross", "commission", "net_royalties",
@@ -245,7 +250,12 @@ class StatementLineAdmin(HolderScoped):
 
     holder_field = "statement__rights_holder_id"
     list_display = ["statement", "licensee", "work", "use", "basis", "quantity", "gross", "commission", "net"]
-    list_filter = ["basis", "statement__period", "statement__status", "licensee"]
+    list_filter = [
+        "basis", "period", "statement__status", "licensee",
+        text_filter("holder", _("rights holder"), ("statement__rights_holder__name__icontains",
+                                                   "statement__rights_holder__name_kana__icontains")),
+        text_filter("work", _("work"), ("work__title__icontains", "work__isbn")),
+    ]  # fmt: skip
     search_fields = ["work__title", "=work__isbn", "statement__rights_holder__name", "licensee__name"]
     list_select_related = ["statement__rights_holder", "licensee", "work"]
     autocomplete_fields = []

@@ -73,7 +73,7 @@ def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
 
 def _statement_lines(statement: Statement) -> list[StatementLine]:
     return list(
-        StatementLine.objects.filter(statement=statement)
+        StatementLine.objects.filter(statement=statement, period=statement.period)  # one partition
         .select_related("licensee", "agreement", "work")
         .order_by("licensee__name", "licensee_id", "work__title", "work_id", "agreement__reference", "use", "basis",
                   "adjusted_period", "id")

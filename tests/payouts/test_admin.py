@@ -48,3 +48,25 @@ def test_staff_finalize_a_run_from_the_admin(world, client, staff_user):  # noqa
     assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
     listing = client.get("/admin/payouts/statementline/?basis__exact=per_work").content.decode()
     assert "per_work" in listing or "Per work" in listing or "作品ごと" in listing
+
+
+def test_staff_filter_statements_and_lines_by_a_holder_or_work_typed_in(world, client, staff_user):  # noqa: F811
+    october_usage(world)
+    call_command("compute_statements", "--period", "2026-10")
+    client.force_login(staff_user)
+
+    def rows(url):
+        response = client.get(url)
+        assert response.status_code == 200
+        return list(response.context["cl"].queryset)
+
+    lines_of_b = rows("/admin/payouts/statementline/?holder=b")  # any case, part of the name
+    assert lines_of_b
+    assert {line.statement.rights_holder_id for line in lines_of_b} == {world["b"].pk}
+    assert len(rows("/admin/payouts/statementline/?work=星の海")) == 9
+    assert rows("/admin/payouts/statementline/?work=no such work") == []
+    assert len(rows("/admin/payouts/statement/?work=星の海")) == 3  # each statement once, however many lines match
+    assert [s.rights_holder_id for s in rows("/admin/payouts/statement/?holder=A")] == [world["a"].pk]
+    page = client.get("/admin/payouts/statement/?holder=A&status__exact=draft").content.decode()
+    assert 'name="holder" value="A"' in page
+    assert 'type="hidden" name="status__exact"' in page  # the other filters kept when the text is typed again

@@ -133,6 +133,16 @@ def test_a_rerun_recomputes_the_drafts_in_place_and_duplicates_nothing(world):
         94,
     ]  # 188 × 50/30/20 = 94, 56.4, 37.6 → 94 + 56 + 37 = 187, the 1 left to .6 (C)
     assert (Invoice.objects.get().pk, Invoice.objects.get().royalties) == (invoice, 188 + 660 + 5000)
+    # the period's lines are its own partition, replaced whole by the rerun: nothing of the first run is left
+    assert line_partitions() == {"payouts_statementline_2026_10": 9}
+    assert set(StatementLine.objects.values_list("statement__run", flat=True)) == {rerun.pk}
+
+
+def line_partitions() -> dict[str, int]:
+    """The partitions of payouts_statementline that hold lines, with their counts."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text, count(*) FROM payouts_statementline GROUP BY 1")
+        return dict(cursor.fetchall())
 
 
 def test_a_carried_payable_and_the_advance_left_reach_the_next_period(world):
