@@ -318,3 +318,21 @@ CACHES = {
 }
 
 HEALTHZ_WORKER_TIMEOUT = float(env_str("HEALTHZ_WORKER_TIMEOUT", "1.0"))
+
+# The platform's own bank account, from which Zengin transfers are made (RULES.md, Zengin transfer file: the header
+# record). The requester code is the 10-digit code the bank assigned for 総合振込; names are written in half-width
+# kana. Unset, a JPY batch cannot be exported (the export says which settings are missing).
+ZENGIN_REQUESTER = {
+    key: value
+    for key, value in {
+        "code": env_str("ZENGIN_REQUESTER_CODE"),
+        "name": env_str("ZENGIN_REQUESTER_NAME"),
+        "bank_code": env_str("ZENGIN_BANK_CODE"),
+        "bank_name": env_str("ZENGIN_BANK_NAME", ""),
+        "branch_code": env_str("ZENGIN_BRANCH_CODE"),
+        "branch_name": env_str("ZENGIN_BRANCH_NAME", ""),
+        "account_type": env_str("ZENGIN_ACCOUNT_TYPE", "ordinary"),
+        "account_number": env_str("ZENGIN_ACCOUNT_NUMBER"),
+    }.items()
+    if value is not None
+}

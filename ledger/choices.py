@@ -27,6 +27,7 @@ class AccountPurpose(models.TextChoices):
     LICENSEE_RECEIVABLE = "licensee_receivable", _("Licensee receivable")
     LICENSEE_ADVANCE = "licensee_advance", _("Licensee advance")
     RIGHTS_HOLDER_PAYABLE = "rights_holder_payable", _("Rights holder payable")
+    WITHHOLDING_TAX_ACCRUED = "withholding_tax_accrued", _("Withholding tax accrued (royalties not yet paid)")
     WITHHOLDING_TAX_PAYABLE = "withholding_tax_payable", _("Withholding tax payable")
     CONSUMPTION_TAX_RECEIVABLE = "consumption_tax_receivable", _("Consumption tax receivable")
     CONSUMPTION_TAX_PAYABLE = "consumption_tax_payable", _("Consumption tax payable")
@@ -40,6 +41,7 @@ PURPOSE_KIND = {
     AccountPurpose.LICENSEE_RECEIVABLE: AccountKind.ASSET,
     AccountPurpose.LICENSEE_ADVANCE: AccountKind.LIABILITY,
     AccountPurpose.RIGHTS_HOLDER_PAYABLE: AccountKind.LIABILITY,
+    AccountPurpose.WITHHOLDING_TAX_ACCRUED: AccountKind.LIABILITY,
     AccountPurpose.WITHHOLDING_TAX_PAYABLE: AccountKind.LIABILITY,
     AccountPurpose.CONSUMPTION_TAX_RECEIVABLE: AccountKind.ASSET,
     AccountPurpose.CONSUMPTION_TAX_PAYABLE: AccountKind.LIABILITY,

@@ -18,7 +18,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, list[str]]]] = {
         "django_celery_beat": {m: ["view"] for m in ["periodictask", "crontabschedule", "intervalschedule"]},
         # logins for rights holders (the user admin keeps superuser status and permissions to superusers)
         "auth": {"user": ["view", "add", "change"], "group": ["view"]},
-        "payouts": {"taxrule": ["view"]},
+        "payouts": {"taxrule": ["view"], "payoutbatch": ["view"], "payoutitem": ["view"], "payoutevent": ["view"]},
     },
     FINANCE: {
         "licensing": {model: ["view"] for model in _CATALOGUE + _AGREEMENTS}
@@ -26,7 +26,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, list[str]]]] = {
         "ledger": {"account": ["view"], "journaltransaction": ["view"], "posting": ["view"]},
         "django_celery_beat": dict.fromkeys(["periodictask", "crontabschedule", "intervalschedule"], _ALL),
         # the rates change with the law: finance keeps the dated table (a rule in force is never rewritten)
-        "payouts": {"taxrule": ["view", "add", "change"]},
+        "payouts": {
+            "taxrule": ["view", "add", "change"],
+            # only finance creates, exports and confirms payout batches and records returned transfers
+            "payoutbatch": ["view", "add", "change", "export", "confirm"],
+            "payoutitem": ["view"],
+            "payoutevent": ["view"],
+        },
     },
     RIGHTS_HOLDERS: {
         "licensing": {

@@ -332,3 +332,6 @@ class AdvanceAdmin(RecordsAdmin):
     def record_received(self, request, queryset):
         recorded = sum(advance_record_received(term=term, received_on=timezone.localdate()) for term in queryset)
         self.message_user(request, _("%(n)d advance(s) recorded.") % {"n": recorded}, messages.SUCCESS)
+
+
+from . import admin_batches  # noqa: E402, F401  (registers the payout batch admin, which builds on the classes above)

@@ -140,6 +140,10 @@ class Statement(models.Model):
     )  # fmt: skip
     finalized_at = models.DateTimeField(_("finalized at"), null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payout = models.ForeignKey(
+        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="statements_paid",
+        verbose_name=_("paid by"), help_text=_("The transfer that paid it (its own, or the one it was carried into)."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("statement")
@@ -171,6 +175,13 @@ class Statement(models.Model):
             models.CheckConstraint(
                 condition=Q(paid_at__isnull=True) | Q(status="paid"), name="%(app_label)s_%(class)s_paid_at"
             ),
+            models.CheckConstraint(
+                condition=Q(status="paid", paid_at__isnull=False, payout__isnull=False)
+                | (~Q(status="paid") & Q(payout__isnull=True)),
+                name="%(app_label)s_%(class)s_paid_by",
+            ),
+            # target of the payout items' composite key: a statement is paid in its own currency
+            models.UniqueConstraint(fields=["id", "currency"], name="%(app_label)s_%(class)s_id_currency"),
         ]
 
     def __str__(self) -> str:
@@ -311,3 +322,168 @@ class Advance(Term):
         proxy = True
         verbose_name = _("advance")
         verbose_name_plural = _("advances")
+
+
+class BatchStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    EXPORTED = "exported", _("Exported")
+    CONFIRMED = "confirmed", _("Confirmed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PayoutBatch(models.Model):
+    """The transfers of one pay date and currency (RULES.md, Zengin transfer file): the final, unpaid statements
+    gathered when it was created, exported as a bank file, then confirmed as paid."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    currency = models.CharField(_("currency"), max_length=3)
+    pay_date = models.DateField(_("pay date"))
+    status = models.CharField(_("status"), max_length=10, choices=BatchStatus.choices, default=BatchStatus.DRAFT)
+    transfers = models.PositiveIntegerField(_("transfers"), default=0)
+    total = models.BigIntegerField(_("total"), default=0, help_text=_("Minor units: the sum of the transfers."))
+    blocked = models.PositiveIntegerField(_("blocked"), default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))  # fmt: skip
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    exported_at = models.DateTimeField(_("exported at"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payout batch")
+        verbose_name_plural = _("payout batches")
+        ordering = ["-created_at"]
+        permissions = [
+            ("export_payoutbatch", _("Can export a payout batch's transfer file")),
+            ("confirm_payoutbatch", _("Can confirm a payout batch as paid and record returned transfers")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="%(app_label)s_%(class)s_currency"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="%(app_label)s_%(class)s_total"),
+            models.CheckConstraint(
+                condition=Q(status="draft", exported_at__isnull=True)
+                | Q(status__in=["exported", "confirmed"], exported_at__isnull=False)
+                | Q(status="cancelled"),
+                name="%(app_label)s_%(class)s_exported_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True) | Q(status="confirmed"),
+                name="%(app_label)s_%(class)s_confirmed_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="confirmed", confirmed_at__isnull=False) | ~Q(status="confirmed"),
+                name="%(app_label)s_%(class)s_confirmed_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="cancelled", cancelled_at__isnull=False)
+                | (~Q(status="cancelled") & Q(cancelled_at__isnull=True)),
+                name="%(app_label)s_%(class)s_cancelled_at",
+            ),
+            # target of the items' composite key: an item is paid in its batch's currency
+            models.UniqueConstraint(fields=["id", "currency"], name="%(app_label)s_%(class)s_id_currency"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pay_date} {self.currency} ({self.get_status_display()})"
+
+
+class ItemStatus(models.TextChoices):
+    INCLUDED = "included", _("Included")
+    BLOCKED = "blocked", _("Blocked")
+    PAID = "paid", _("Paid")
+    RETURNED = "returned", _("Returned")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PayoutItem(models.Model):
+    """One statement in a batch: a transfer to its rights holder (the bank account as it was when the batch was
+    made), or a blocked one with the reason. PostgreSQL keeps a statement in at most one open batch."""
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items", verbose_name=_("batch"))
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="payout_items",
+                                  verbose_name=_("statement"))  # fmt: skip
+    rights_holder = models.ForeignKey(RightsHolder, on_delete=models.PROTECT, related_name="payout_items",
+                                      verbose_name=_("rights holder"))  # fmt: skip
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=10, choices=ItemStatus.choices, default=ItemStatus.INCLUDED)
+    amount = models.BigIntegerField(_("amount"), help_text=_("Minor units: the statement's payable, transferred."))
+    withholding_tax = models.BigIntegerField(
+        _("withholding tax"), default=0,
+        help_text=_("Withheld from this payment: the statement's and those of the statements carried into it."),
+    )  # fmt: skip
+    blocked_reason = models.TextField(_("blocked because"), blank=True)
+    bank_code = models.CharField(_("bank code"), max_length=4, blank=True)
+    branch_code = models.CharField(_("branch code"), max_length=3, blank=True)
+    account_type = models.CharField(_("account type"), max_length=10, blank=True)
+    account_number = models.CharField(_("account number"), max_length=7, blank=True)
+    account_holder_kana = models.CharField(_("account holder (kana)"), max_length=30, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+    returned_on = models.DateField(_("returned on"), null=True, blank=True)
+    returned_reason = models.TextField(_("return reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("payout item")
+        verbose_name_plural = _("payout items")
+        ordering = ["batch", "id"]
+        constraints = [
+            # RULES.md: a statement is paid once. Held while its batch is open or paid; a blocked, cancelled or
+            # returned item releases it for another batch.
+            models.UniqueConstraint(
+                fields=["statement"],
+                condition=Q(status__in=["included", "paid"]),
+                name="%(app_label)s_%(class)s_statement_in_one_open_batch",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="%(app_label)s_%(class)s_amount_positive"),
+            models.CheckConstraint(condition=Q(withholding_tax__gte=0), name="%(app_label)s_%(class)s_withholding"),
+            models.CheckConstraint(
+                condition=(Q(status="blocked") & ~Q(blocked_reason="")) | (~Q(status="blocked") & Q(blocked_reason="")),
+                name="%(app_label)s_%(class)s_blocked_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["paid", "returned"], paid_at__isnull=False)
+                | (~Q(status__in=["paid", "returned"]) & Q(paid_at__isnull=True)),
+                name="%(app_label)s_%(class)s_paid_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="returned", returned_at__isnull=False, returned_on__isnull=False)
+                & ~Q(returned_reason="")
+                | (~Q(status="returned") & Q(returned_at__isnull=True, returned_on__isnull=True, returned_reason="")),
+                name="%(app_label)s_%(class)s_returned",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rights_holder} {self.statement.period:%Y-%m} {self.currency}"
+
+
+class PayoutEventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    EXPORTED = "exported", _("Exported")
+    CONFIRMED = "confirmed", _("Confirmed")
+    RETURNED = "returned", _("Transfer returned")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PayoutEvent(models.Model):
+    """The audit history of payouts: who created, exported, confirmed, cancelled a batch or recorded a returned
+    transfer, when, and what (file names and digests, counts, totals). PostgreSQL refuses to change or delete it."""
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="events", verbose_name=_("batch"))
+    item = models.ForeignKey(PayoutItem, on_delete=models.PROTECT, null=True, blank=True, related_name="events",
+                             verbose_name=_("item"))  # fmt: skip
+    kind = models.CharField(_("event"), max_length=10, choices=PayoutEventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", verbose_name=_("by"))  # fmt: skip
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("payout event")
+        verbose_name_plural = _("payout events")
+        ordering = ["batch", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"

@@ -7,7 +7,7 @@ from rest_framework import exceptions
 
 from licensing.principals import Access
 
-from .models import Invoice, InvoiceLine, Statement, StatementLine, StatementRun
+from .models import Invoice, InvoiceLine, PayoutBatch, PayoutItem, Statement, StatementLine, StatementRun
 
 
 def run_list() -> QuerySet[StatementRun]:
@@ -36,3 +36,20 @@ def invoice_list(*, access: Access) -> QuerySet[Invoice]:
     if access.is_licensee:
         return qs.filter(licensee=access.licensee).order_by("-period", "id")
     raise exceptions.PermissionDenied()
+
+
+def payout_batch_list() -> QuerySet[PayoutBatch]:
+    return PayoutBatch.objects.order_by("-created_at", "id")
+
+
+def payout_items(batch: PayoutBatch) -> QuerySet[PayoutItem]:
+    return batch.items.select_related("statement").order_by("id")
+
+
+def payout_item_list(*, access: Access) -> QuerySet[PayoutItem]:
+    """Staff: every transfer; a rights holder's user: its holders' own (blocked ones too, with the reason, so that
+    it can fix its bank account); a licensee: none."""
+    qs = PayoutItem.objects.select_related("statement", "batch").exclude(status="cancelled").order_by("-id")
+    if access.is_staff:
+        return qs
+    return qs.filter(rights_holder_id__in=access.holder_ids)

@@ -121,7 +121,7 @@ def _statement_entry(statement: Statement, accounts: _Accounts, effective: dt.da
         (accounts(AccountPurpose.CONSUMPTION_TAX_RECEIVABLE, c), statement.consumption_tax),
         (accounts(AccountPurpose.COMMISSION_INCOME, c), -statement.commission),
         (accounts(AccountPurpose.RIGHTS_HOLDER_PAYABLE, c, OwnerType.RIGHTS_HOLDER, holder), -owed),
-        (accounts(AccountPurpose.WITHHOLDING_TAX_PAYABLE, c), -statement.withholding_tax),
+        (accounts(AccountPurpose.WITHHOLDING_TAX_ACCRUED, c), -statement.withholding_tax),
     ]
     return _entry(f"payouts:statement:{statement.pk}", legs, c, memo=f"statement {statement.period:%Y-%m}",
                   effective=effective, cause_type="statement", cause_id=statement.pk)  # fmt: skip

@@ -54,3 +54,26 @@ def invoices(rows) -> list[dict]:
                        "amount": money(line.amount, c)} for line in i.lines.all()],
         })  # fmt: skip
     return out
+
+
+def payout_item(item) -> dict:
+    c = item.currency
+    return {
+        "id": item.pk, "statement": str(item.statement_id), "rights_holder": str(item.rights_holder_id),
+        "period": item.statement.period.strftime("%Y-%m"), "status": item.status, "amount": money(item.amount, c),
+        "withholding_tax": money(item.withholding_tax, c), "blocked_reason": item.blocked_reason or None,
+        "paid_at": item.paid_at, "returned_on": item.returned_on, "returned_reason": item.returned_reason or None,
+    }  # fmt: skip
+
+
+def payout_batch(batch, *, items=None) -> dict:
+    c = batch.currency
+    out = {
+        "id": str(batch.pk), "currency": c, "pay_date": batch.pay_date, "status": batch.status,
+        "transfers": batch.transfers, "total": money(batch.total, c), "blocked": batch.blocked,
+        "created_at": batch.created_at, "exported_at": batch.exported_at, "confirmed_at": batch.confirmed_at,
+        "cancelled_at": batch.cancelled_at,
+    }  # fmt: skip
+    if items is not None:
+        out["items"] = [payout_item(item) for item in items]
+    return out

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from config.fields import MoneyField
 
-from ..models import Basis, RunStatus, StatementStatus
+from ..models import Basis, BatchStatus, ItemStatus, RunStatus, StatementStatus
 
 
 class StatementRunOutput(serializers.Serializer):
@@ -74,3 +74,42 @@ class InvoiceOutput(serializers.Serializer):
     advance_recouped = MoneyField()
     amount_due = MoneyField()
     lines = InvoiceLineOutput(many=True)
+
+
+class PayoutItemOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    statement = serializers.UUIDField()
+    rights_holder = serializers.UUIDField()
+    period = serializers.CharField(help_text="YYYY-MM")
+    status = serializers.ChoiceField(choices=ItemStatus.choices)
+    amount = MoneyField(help_text="The statement's payable, transferred.")
+    withholding_tax = MoneyField(help_text="Withheld from this payment (with the statements carried into it).")
+    blocked_reason = serializers.CharField(allow_null=True, help_text="Why this holder cannot be paid now.")
+    paid_at = serializers.DateTimeField(allow_null=True)
+    returned_on = serializers.DateField(allow_null=True)
+    returned_reason = serializers.CharField(allow_null=True)
+
+
+class PayoutBatchOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    currency = serializers.CharField()
+    pay_date = serializers.DateField()
+    status = serializers.ChoiceField(choices=BatchStatus.choices)
+    transfers = serializers.IntegerField()
+    total = MoneyField()
+    blocked = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    exported_at = serializers.DateTimeField(allow_null=True)
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    items = PayoutItemOutput(many=True, required=False)
+
+
+class PayoutBatchInput(serializers.Serializer):
+    pay_date = serializers.DateField(help_text="The transfer date written in the bank file (today or later).")
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217; JPY batches export a Zengin file.")
+
+
+class PayoutReturnInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why the bank returned the transfer.")
+    returned_on = serializers.DateField(required=False, help_text="The day the money came back (default: today).")

@@ -14,4 +14,16 @@ urlpatterns = [
     re_path(r"^invoices/?$", views.InvoicesView.as_view(), name="invoices"),
     re_path(rf"^invoices/{ID}\.(?P<fmt>csv|pdf)$", views.InvoiceDocumentView.as_view(), name="invoice-document"),
     re_path(rf"^invoices/{ID}/?$", views.InvoiceDetailView.as_view(), name="invoice-detail"),
+    re_path(r"^payout-batches/?$", views.PayoutBatchesView.as_view(), name="payout-batches"),
+    re_path(rf"^payout-batches/{ID}/?$", views.PayoutBatchDetailView.as_view(), name="payout-batch-detail"),
+    re_path(rf"^payout-batches/{ID}/confirm/?$", views.PayoutBatchConfirmView.as_view(), name="payout-batch-confirm"),
+    re_path(rf"^payout-batches/{ID}/cancel/?$", views.PayoutBatchCancelView.as_view(), name="payout-batch-cancel"),
+    re_path(rf"^payout-batches/{ID}/zengin/?$", views.PayoutBatchZenginView.as_view(), name="payout-batch-zengin"),
+    re_path(
+        rf"^payout-batches/{ID}/transfer-list\.csv$",
+        views.PayoutBatchTransferListView.as_view(),
+        name="payout-batch-transfer-list",
+    ),
+    re_path(r"^payouts/?$", views.PayoutItemsView.as_view(), name="payouts"),
+    re_path(rf"^payouts/{ID}/return/?$", views.PayoutItemReturnView.as_view(), name="payout-return"),
 ]

@@ -8,6 +8,7 @@ import uuid
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -18,10 +19,19 @@ from config.schema import problem_responses
 from licensing.api.usage_views import parse_period
 from licensing.api.views import LicensingView
 
-from .. import selectors, services
+from .. import batches, selectors, services
 from ..engine import RunRefused
+from ..models import PayoutBatch, PayoutItem
 from . import presenters
-from .serializers import InvoiceOutput, StatementOutput, StatementRunOutput
+from .serializers import (
+    InvoiceOutput,
+    PayoutBatchInput,
+    PayoutBatchOutput,
+    PayoutItemOutput,
+    PayoutReturnInput,
+    StatementOutput,
+    StatementRunOutput,
+)
 
 READ = problem_responses(400, 401, 403, 404)
 
@@ -166,3 +176,185 @@ class StatementDocumentView(DocumentView):
 
 class InvoiceDocumentView(DocumentView):
     kind = "invoice"
+
+
+# payout batches -----------------------------------------------------------------------------------------------------
+class PayoutBatchView(PayoutsView):
+    def finance(self, permission: str) -> None:
+        """Finance staff only (API.md: roles): the Finance group has these permissions, Staff does not."""
+        self.require(self.access.can(f"payouts.{permission}"))
+
+    def batch(self, pk) -> PayoutBatch:
+        self.staff_only()
+        return self.get_visible(selectors.payout_batch_list(), pk)
+
+    def present(self, batch: PayoutBatch) -> dict:
+        return presenters.payout_batch(batch, items=selectors.payout_items(batch))
+
+
+def _refused(exc: Exception):
+    if isinstance(exc, batches.PayoutInvalid):
+        return exceptions.ValidationError({"problems": exc.problems})
+    return Conflict(str(exc))
+
+
+class PayoutBatchesView(PayoutBatchView):
+    @extend_schema(
+        operation_id="payout_batches_create",
+        request=PayoutBatchInput,
+        responses={201: PayoutBatchOutput, **problem_responses(400, 401, 403, 409)},
+        description="Finance: a batch of the currency's final, unpaid statements due for payment (payable at least "
+        "the holder's minimum payout); holders without a usable bank account are listed as `blocked` with the reason.",
+    )
+    def post(self, request: Request) -> Response:
+        self.finance("add_payoutbatch")
+        data = self.parse(PayoutBatchInput)
+        try:
+            batch = batches.payout_batch_create(currency=data["currency"], pay_date=data["pay_date"],
+                                                created_by=request.user)  # fmt: skip
+        except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
+            raise _refused(exc) from None
+        return Response(self.present(batch), status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="payout_batches_list", responses={200: PayoutBatchOutput(many=True), **READ})
+    def get(self, request: Request) -> Response:
+        self.staff_only()
+        return self.page(selectors.payout_batch_list(), lambda rows: [presenters.payout_batch(b) for b in rows])
+
+
+class PayoutBatchDetailView(PayoutBatchView):
+    @extend_schema(operation_id="payout_batches_retrieve", responses={200: PayoutBatchOutput, **READ})
+    def get(self, request: Request, pk) -> Response:
+        return Response(self.present(self.batch(pk)))
+
+
+class PayoutBatchActionView(PayoutBatchView):
+    action = ""  # "confirm" | "cancel"
+
+    def post(self, request: Request, pk) -> Response:
+        batch = self.batch(pk)
+        self.finance("confirm_payoutbatch" if self.action == "confirm" else "change_payoutbatch")
+        service = batches.payout_batch_confirm if self.action == "confirm" else batches.payout_batch_cancel
+        try:
+            batch = service(batch=batch, actor=request.user)
+        except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
+            raise _refused(exc) from None
+        return Response(self.present(batch))
+
+
+class PayoutBatchConfirmView(PayoutBatchActionView):
+    action = "confirm"
+
+    @extend_schema(
+        operation_id="payout_batches_confirm",
+        request=None,
+        responses={200: PayoutBatchOutput, **problem_responses(401, 403, 404, 409)},
+        description="Finance: the bank made the transfers. Posts each payment to the ledger once (payable → bank, "
+        "withholding → tax payable); the statements become `paid`. Confirming again changes nothing.",
+    )
+    def post(self, request: Request, pk) -> Response:
+        return super().post(request, pk)
+
+
+class PayoutBatchCancelView(PayoutBatchActionView):
+    action = "cancel"
+
+    @extend_schema(
+        operation_id="payout_batches_cancel",
+        request=None,
+        responses={200: PayoutBatchOutput, **problem_responses(401, 403, 404, 409)},
+        description="Finance: drop a batch that was not sent to the bank; its statements can be paid in another.",
+    )
+    def post(self, request: Request, pk) -> Response:
+        return super().post(request, pk)
+
+
+class PayoutBatchFileView(PayoutBatchView):
+    """The transfer file: `zengin` for a JPY batch, `transfer-list.csv` for other currencies."""
+
+    kind = ""
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)  # a file, whatever Accept says
+
+    def get(self, request: Request, pk) -> HttpResponse:
+        batch = self.batch(pk)
+        self.finance("export_payoutbatch")
+        if (batch.currency == "JPY") != (self.kind == "zengin"):
+            raise Conflict(
+                _("A JPY batch is exported as a Zengin file (/zengin); other currencies as a transfer list "
+                  "(/transfer-list.csv).")
+            )  # fmt: skip
+        try:
+            filename, content_type, content = batches.payout_batch_export(batch=batch, actor=request.user)
+        except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
+            raise _refused(exc) from None
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class PayoutBatchZenginView(PayoutBatchFileView):
+    kind = "zengin"
+
+    @extend_schema(
+        operation_id="payout_batches_zengin",
+        responses={
+            (200, "text/plain"): OpenApiTypes.BINARY,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            **problem_responses(400, 401, 403, 404, 409),
+        },
+        description="Finance: the Zengin 総合振込 file of a JPY batch (cp932, 120-byte records; a zip of files of at "
+        "most 9,999 transfers when larger). 400 lists every problem (e.g. a name a bank file cannot carry) before "
+        "anything is exported. Each download is in the batch's audit history.",
+    )
+    def get(self, request: Request, pk) -> HttpResponse:
+        return super().get(request, pk)
+
+
+class PayoutBatchTransferListView(PayoutBatchFileView):
+    kind = "csv"
+
+    @extend_schema(
+        operation_id="payout_batches_transfer_list",
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, **problem_responses(400, 401, 403, 404, 409)},
+        description="Finance: the transfers of a batch in a currency other than JPY, as CSV (UTF-8 with BOM).",
+    )
+    def get(self, request: Request, pk) -> HttpResponse:
+        return super().get(request, pk)
+
+
+class PayoutItemsView(PayoutsView):
+    @extend_schema(
+        operation_id="payouts_list",
+        responses={200: PayoutItemOutput(many=True), **READ},
+        description="Transfers to rights holders (a rights holder sees its own, blocked ones with the reason).",
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.payout_item_list(access=self.access)
+        self.require(self.access.is_staff or self.access.is_holder)
+        return self.page(qs, lambda rows: [presenters.payout_item(i) for i in rows])
+
+
+class PayoutItemReturnView(PayoutBatchView):
+    @extend_schema(
+        operation_id="payouts_return",
+        request=PayoutReturnInput,
+        responses={200: PayoutItemOutput, **problem_responses(400, 401, 403, 404, 409)},
+        description="Finance: the bank returned this transfer. The payment is reversed in the ledger and its "
+        "statements are unpaid again. Recording it again changes nothing.",
+    )
+    def post(self, request: Request, pk) -> Response:
+        self.staff_only()
+        try:
+            item = PayoutItem.objects.select_related("statement").get(pk=int(str(pk)))
+        except (ValueError, PayoutItem.DoesNotExist):
+            raise Http404 from None
+        self.finance("confirm_payoutbatch")
+        data = self.parse(PayoutReturnInput)
+        try:
+            item = batches.payout_item_return(item=item, reason=data["reason"], returned_on=data.get("returned_on"),
+                                              actor=request.user)  # fmt: skip
+        except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
+            raise _refused(exc) from None
+        return Response(presenters.payout_item(item))

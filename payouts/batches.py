@@ -1,0 +1,399 @@
+"""Writes of payouts after statements (RULES.md, Zengin transfer file; Ledger): payout batches, their bank files,
+their confirmation as paid and transfers the bank returned.
+
+The money moves through the ledger in two steps. Finalizing a statement credits the holder's payable and the
+withholding tax *accrued* (payouts.services). Paying it, here, debits the payable against the bank and moves the
+withholding from accrued to *payable to the tax office*: Japanese withholding falls due with the payment (by the
+10th of the following month), not with the statement. A returned transfer reverses that payment exactly.
+
+Every step is one database transaction, keyed so that a second click, a retried request or a duplicate delivery
+posts nothing twice, and leaves an append-only PayoutEvent (the audit history).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ledger.choices import AccountPurpose, OwnerType
+from ledger.models import JournalTransaction
+from ledger.money import Money, MoneyError, validate_currency
+from ledger.services import journal_post_bulk, journal_reverse
+from licensing.choices import AccountType
+
+from . import zengin
+from .models import (
+    BatchStatus,
+    ItemStatus,
+    PayoutBatch,
+    PayoutEvent,
+    PayoutEventKind,
+    PayoutItem,
+    Statement,
+    StatementStatus,
+)
+from .services import _Accounts, _entry
+
+MAX_REASON = 500
+
+
+class PayoutRefused(Exception):
+    """The batch or item is not in a state that allows this (API: 409; admin: an error message)."""
+
+
+class PayoutInvalid(ValueError):
+    """Input or data that cannot be used, with every problem (API: 400 with the list; admin: each one shown)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def _event(batch: PayoutBatch, kind: str, actor, item: PayoutItem | None = None, **detail) -> PayoutEvent:
+    actor = actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
+    return PayoutEvent.objects.create(batch=batch, item=item, kind=kind, actor=actor, detail=detail)
+
+
+def _lock(key: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
+# creating ---------------------------------------------------------------------------------------------------------
+# The final statements to pay: not carried forward, not held by another batch, with what was withheld from them and
+# from the statements carried into them (same holder and currency, carried forward, not yet paid, earlier).
+_CANDIDATES = """
+SELECT s.id, s.rights_holder_id, s.payable,
+       s.withholding_tax + coalesce((
+           SELECT sum(c.withholding_tax) FROM payouts_statement c
+            WHERE c.rights_holder_id = s.rights_holder_id AND c.currency = s.currency AND c.status = 'final'
+              AND c.carried_out AND c.payout_id IS NULL AND c.period < s.period), 0) AS withholding,
+       h.name, h.bank_code, h.branch_code, h.account_type, h.account_number, h.account_holder_kana
+  FROM payouts_statement s
+  JOIN licensing_rightsholder h ON h.id = s.rights_holder_id
+ WHERE s.currency = %(currency)s AND s.status = 'final' AND NOT s.carried_out AND s.payable > 0
+   AND NOT EXISTS (SELECT 1 FROM payouts_payoutitem i
+                    WHERE i.statement_id = s.id AND i.status IN ('included', 'paid'))
+ ORDER BY h.name, s.rights_holder_id, s.period
+"""
+
+
+def _blocked_reason(currency: str, row: tuple) -> str:
+    _id, _holder, payable, _wht, name, bank_code, branch_code, account_type, account_number, kana = row
+    if bank_code is None:
+        return _("No bank account on record for %(holder)s.") % {"holder": name}
+    if currency != "JPY":
+        return ""
+    payee = zengin.Payee(label=name, bank_code=bank_code, bank_name="", branch_code=branch_code, branch_name="",
+                         account_type=account_type, account_number=account_number, name=kana or "",
+                         amount=payable)  # fmt: skip
+    problems = zengin.validate(_NO_REQUESTER, [payee])
+    return " ".join(problems)
+
+
+# validate() checks the requester too: a valid placeholder so that only the payee's problems are reported here
+_NO_REQUESTER = zengin.Requester(code="0000000000", name="X", bank_code="0000", bank_name="", branch_code="000",
+                                 branch_name="", account_type="ordinary", account_number="0000000")  # fmt: skip
+
+
+def batch_input_problems(currency, pay_date) -> list[str]:
+    """What is wrong with a batch's currency and pay date (the transfer date: today up to a year ahead)."""
+    problems = []
+    try:
+        validate_currency(currency if isinstance(currency, str) else "")
+    except MoneyError as exc:
+        problems.append(str(exc))
+    today = timezone.localdate()
+    if not isinstance(pay_date, dt.date):
+        problems.append(_("The pay date must be a date (YYYY-MM-DD)."))
+    elif pay_date < today:
+        problems.append(_("The pay date %(date)s is in the past.") % {"date": pay_date.isoformat()})
+    elif pay_date > today + dt.timedelta(days=366):
+        problems.append(_("The pay date %(date)s is more than a year ahead.") % {"date": pay_date.isoformat()})
+    return problems
+
+
+def due_statements_exist(currency: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT EXISTS ({_CANDIDATES.split('ORDER BY')[0]})", {"currency": currency})
+        return cursor.fetchone()[0]
+
+
+def payout_batch_create(*, currency: str, pay_date: dt.date, created_by=None) -> PayoutBatch:
+    """A batch of the currency's final, unpaid statements that are due (not carried forward below the minimum
+    payout), each with its holder's bank account as it is now; a holder without a usable account is listed as
+    blocked with the reason. PayoutInvalid for bad input, PayoutRefused when there is nothing to pay."""
+    problems = batch_input_problems(currency, pay_date)
+    if problems:
+        raise PayoutInvalid(problems)
+    try:
+        with transaction.atomic():
+            _lock(f"payouts:batch:{currency}")  # two creations at once: the second sees what the first took
+            with connection.cursor() as cursor:
+                cursor.execute(_CANDIDATES, {"currency": currency})
+                rows = cursor.fetchall()
+            if not rows:
+                raise PayoutRefused(
+                    _("No final, unpaid statement in %(currency)s is due for payment.") % {"currency": currency}
+                )
+            reasons = [_blocked_reason(currency, row) for row in rows]
+            if all(reasons):
+                raise PayoutRefused(
+                    _("Nothing to transfer: every statement due in %(currency)s is blocked. %(reasons)s")
+                    % {"currency": currency, "reasons": " ".join(dict.fromkeys(reasons))}
+                )
+            batch = PayoutBatch.objects.create(currency=currency, pay_date=pay_date, created_by=_user(created_by))
+            items = []
+            for row, reason in zip(rows, reasons, strict=True):
+                statement_id, holder_id, payable, withholding, _name, bank, branch, kind, number, kana = row
+                items.append(
+                    PayoutItem(
+                        batch=batch,
+                        statement_id=statement_id,
+                        rights_holder_id=holder_id,
+                        currency=currency,
+                        amount=payable,
+                        withholding_tax=withholding,
+                        status=ItemStatus.BLOCKED if reason else ItemStatus.INCLUDED,
+                        blocked_reason=reason,
+                        bank_code=bank or "",
+                        branch_code=branch or "",
+                        account_type=kind or "",
+                        account_number=number or "",
+                        account_holder_kana=kana or "",
+                    )
+                )
+            PayoutItem.objects.bulk_create(items, batch_size=2000)
+            included = [i for i in items if i.status == ItemStatus.INCLUDED]
+            batch.transfers = len(included)
+            batch.total = sum(i.amount for i in included)
+            batch.blocked = len(items) - len(included)
+            batch.save(update_fields=["transfers", "total", "blocked"])
+            _event(batch, PayoutEventKind.CREATED, created_by, transfers=batch.transfers,
+                   total=_money(batch.total, currency), blocked=batch.blocked,
+                   pay_date=pay_date.isoformat())  # fmt: skip
+    except IntegrityError as exc:  # a statement taken meanwhile by a batch made without the lock (raw SQL)
+        raise PayoutRefused(_("Another batch holds some of these statements: try again.")) from exc
+    return batch
+
+
+def _user(user):
+    return user if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None
+
+
+def _money(amount: int, currency: str) -> str:
+    return Money(amount, currency).to_string()
+
+
+# exporting --------------------------------------------------------------------------------------------------------
+def _included(batch: PayoutBatch) -> list[PayoutItem]:
+    status = ItemStatus.PAID if batch.status == BatchStatus.CONFIRMED else ItemStatus.INCLUDED
+    return list(
+        batch.items.filter(status__in=[status, ItemStatus.RETURNED] if status == ItemStatus.PAID else [status])
+        .select_related("rights_holder", "statement")
+        .order_by("id")
+    )
+
+
+def payees(batch: PayoutBatch, items: list[PayoutItem]) -> list[zengin.Payee]:
+    return [
+        zengin.Payee(
+            label=item.rights_holder.name,
+            bank_code=item.bank_code,
+            bank_name="",
+            branch_code=item.branch_code,
+            branch_name="",
+            account_type=item.account_type,
+            account_number=item.account_number,
+            name=item.account_holder_kana,
+            amount=item.amount,
+            customer_code_1=str(item.pk),
+        )
+        for item in items
+    ]
+
+
+def payout_batch_problems(batch: PayoutBatch) -> list[str]:
+    """What would stop the export, all of it (shown before anything is exported)."""
+    items = _included(batch)
+    if not items:
+        return [_("Nothing to transfer: every statement of this batch is blocked.")]
+    if batch.currency != "JPY":
+        return []
+    try:
+        requester = zengin.requester_from_settings()
+    except zengin.ZenginError as exc:
+        return exc.problems
+    return zengin.validate(requester, payees(batch, items))
+
+
+def payout_batch_export(*, batch: PayoutBatch, actor=None) -> tuple[str, str, bytes]:
+    """The batch's transfer file: Zengin 総合振込 for JPY (one file, or a zip of files of at most 9,999 transfers),
+    a CSV transfer list for other currencies. Each download is recorded (who, when, the file's SHA-256); the first
+    makes the batch `exported`. PayoutInvalid lists every problem, before anything is written."""
+    with transaction.atomic():
+        batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status == BatchStatus.CANCELLED:
+            raise PayoutRefused(_("This batch is cancelled."))
+        problems = payout_batch_problems(batch)
+        if problems:
+            raise PayoutInvalid(problems)
+        items = _included(batch)
+        stem = f"payouts-{batch.pay_date:%Y%m%d}-{batch.currency}-{str(batch.pk)[:8]}"
+        if batch.currency == "JPY":
+            try:
+                files = zengin.build_files(zengin.requester_from_settings(), batch.pay_date, payees(batch, items))
+            except zengin.ZenginError as exc:
+                raise PayoutInvalid(exc.problems) from exc
+            filename, content_type, content = zengin.package(files, f"zengin-{stem[len('payouts-') :]}")
+            count = len(files)
+        else:
+            filename, content_type, content = f"{stem}.csv", "text/csv; charset=utf-8", transfer_list_csv(batch, items)
+            count = 1
+        if batch.status == BatchStatus.DRAFT:
+            batch.status = BatchStatus.EXPORTED
+            batch.exported_at = timezone.now()
+            batch.save(update_fields=["status", "exported_at"])
+        _event(batch, PayoutEventKind.EXPORTED, actor, filename=filename, sha256=hashlib.sha256(content).hexdigest(),
+               bytes=len(content), files=count, transfers=len(items),
+               total=_money(sum(i.amount for i in items), batch.currency))  # fmt: skip
+    return filename, content_type, content
+
+
+def transfer_list_csv(batch: PayoutBatch, items: list[PayoutItem]) -> bytes:
+    """Transfers in a currency other than JPY, for the bank's own upload or a person: UTF-8 with a BOM."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_("Reference"), _("Rights holder"), _("Account holder"), _("Bank code"), _("Branch code"),
+                     _("Account type"), _("Account number"), _("Amount"), _("Currency"), _("Pay date"),
+                     _("Statement"), _("Period")])  # fmt: skip
+    for item in items:
+        kind = AccountType(item.account_type).label if item.account_type in AccountType.values else item.account_type
+        writer.writerow([item.pk, item.rights_holder.name, item.account_holder_kana, item.bank_code, item.branch_code,
+                         kind, item.account_number, _money(item.amount, item.currency), item.currency,
+                         batch.pay_date.isoformat(), item.statement_id, f"{item.statement.period:%Y-%m}"])  # fmt: skip
+    writer.writerow([_("Total"), "", "", "", "", "", "", _money(sum(i.amount for i in items), batch.currency),
+                     batch.currency, "", "", ""])  # fmt: skip
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+# confirming -------------------------------------------------------------------------------------------------------
+def _payment_key(item_id) -> str:
+    return f"payouts:payout:{item_id}"
+
+
+def payout_batch_confirm(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
+    """The bank made the transfers: per item, Dr the holder's payable and Cr the bank for the amount, and the
+    withholding moves from accrued to payable to the tax office, dated the pay date; the statements paid (each
+    with those carried into it) become `paid`. Confirming again, or a retry after a crash, posts nothing twice."""
+    with transaction.atomic():
+        batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status == BatchStatus.CONFIRMED:
+            return batch
+        if batch.status == BatchStatus.CANCELLED:
+            raise PayoutRefused(_("This batch is cancelled."))
+        if batch.status != BatchStatus.EXPORTED:
+            raise PayoutRefused(_("Export the transfer file before confirming the batch."))
+        items = list(batch.items.filter(status=ItemStatus.INCLUDED).order_by("id"))
+        accounts = _Accounts()
+        c = batch.currency
+        entries = []
+        for item in items:
+            legs = [
+                (accounts(AccountPurpose.RIGHTS_HOLDER_PAYABLE, c, OwnerType.RIGHTS_HOLDER, item.rights_holder_id),
+                 item.amount),
+                (accounts(AccountPurpose.BANK, c), -item.amount),
+                (accounts(AccountPurpose.WITHHOLDING_TAX_ACCRUED, c), item.withholding_tax),
+                (accounts(AccountPurpose.WITHHOLDING_TAX_PAYABLE, c), -item.withholding_tax),
+            ]  # fmt: skip
+            entries.append(_entry(_payment_key(item.pk), legs, c, memo=f"payout {batch.pay_date}",
+                                  effective=batch.pay_date, cause_type="payout", cause_id=item.pk))  # fmt: skip
+        journal_post_bulk(entries=entries)
+        now = timezone.now()
+        ids = [item.pk for item in items]
+        PayoutItem.objects.filter(pk__in=ids).update(status=ItemStatus.PAID, paid_at=now)
+        with connection.cursor() as cursor:
+            # each item's statement, and the earlier statements carried into it, are paid by it
+            cursor.execute(
+                """
+                UPDATE payouts_statement s SET status = 'paid', paid_at = %(now)s, payout_id = i.id
+                  FROM payouts_payoutitem i JOIN payouts_statement p ON p.id = i.statement_id
+                 WHERE i.id = ANY(%(ids)s) AND s.payout_id IS NULL
+                   AND (s.id = p.id
+                        OR (s.rights_holder_id = p.rights_holder_id AND s.currency = p.currency
+                            AND s.status = 'final' AND s.carried_out AND s.period < p.period))
+                """,
+                {"now": now, "ids": ids},
+            )
+        batch.status = BatchStatus.CONFIRMED
+        batch.confirmed_at = now
+        batch.save(update_fields=["status", "confirmed_at"])
+        _event(batch, PayoutEventKind.CONFIRMED, actor, transfers=len(items),
+               total=_money(sum(i.amount for i in items), c),
+               withholding_tax=_money(sum(i.withholding_tax for i in items), c))  # fmt: skip
+    return batch
+
+
+def payout_batch_cancel(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
+    """A batch not confirmed is dropped and its statements released for another batch. Only if its file was never
+    sent to the bank: once the bank may have paid, confirm it and record returns instead."""
+    with transaction.atomic():
+        batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status == BatchStatus.CANCELLED:
+            return batch
+        if batch.status == BatchStatus.CONFIRMED:
+            raise PayoutRefused(_("A confirmed batch cannot be cancelled: record returned transfers instead."))
+        batch.items.filter(status=ItemStatus.INCLUDED).update(status=ItemStatus.CANCELLED)
+        batch.status = BatchStatus.CANCELLED
+        batch.cancelled_at = timezone.now()
+        batch.save(update_fields=["status", "cancelled_at"])
+        _event(batch, PayoutEventKind.CANCELLED, actor, transfers=batch.transfers)
+    return batch
+
+
+# returns ------------------------------------------------------------------------------------------------------------
+def payout_item_return(*, item: PayoutItem, reason: str, returned_on: dt.date | None = None,
+                       actor=None) -> PayoutItem:  # fmt: skip
+    """The bank returned one transfer (closed account, wrong name...): the payment is reversed in the ledger exactly
+    (the holder is owed again, the withholding is accrued again) and its statements are unpaid, ready for another
+    batch once the account is fixed. Recording the same return again changes nothing."""
+    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    problems = []
+    if not reason:
+        problems.append(_("Say why the bank returned the transfer."))
+    elif len(reason) > MAX_REASON:
+        problems.append(_("The reason is longer than %(n)d characters.") % {"n": MAX_REASON})
+    returned_on = returned_on or timezone.localdate()
+    if not isinstance(returned_on, dt.date):
+        problems.append(_("The return date must be a date (YYYY-MM-DD)."))
+    if problems:
+        raise PayoutInvalid(problems)
+    with transaction.atomic():
+        item = PayoutItem.objects.select_for_update().select_related("batch").get(pk=item.pk)
+        if item.status == ItemStatus.RETURNED:
+            return item
+        if item.status != ItemStatus.PAID:
+            raise PayoutRefused(_("Only a paid transfer can be returned."))
+        if returned_on < item.batch.pay_date:
+            raise PayoutInvalid([_("A transfer cannot come back before its pay date.")])
+        payment = JournalTransaction.objects.filter(idempotency_key=_payment_key(item.pk)).first()
+        if payment is None:  # cannot happen through these services: the payment is posted with the status
+            raise PayoutRefused(_("The payment of this transfer is not in the ledger."))
+        journal_reverse(original=payment, idempotency_key=f"payouts:return:{item.pk}", effective_date=returned_on,
+                        memo=f"returned transfer {item.batch.pay_date}")  # fmt: skip
+        Statement.objects.filter(payout=item).update(status=StatementStatus.FINAL, paid_at=None, payout=None)
+        item.status = ItemStatus.RETURNED
+        item.returned_at = timezone.now()
+        item.returned_on = returned_on
+        item.returned_reason = reason
+        item.save(update_fields=["status", "returned_at", "returned_on", "returned_reason"])
+        _event(item.batch, PayoutEventKind.RETURNED, actor, item=item, reason=reason,
+               returned_on=returned_on.isoformat(), amount=_money(item.amount, item.currency),
+               rights_holder=str(item.rights_holder_id))  # fmt: skip
+    return item

@@ -1,0 +1,348 @@
+"""Payout batches (issue 7): gathering due statements, blocked holders, the Zengin file read back by the test's own
+reader, confirmation posted once, returned transfers reversed exactly, PostgreSQL's guards, roles and the audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+import zipfile
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from ledger.models import JournalTransaction
+from ledger.verification import verify_ledger
+from licensing.roles import FINANCE, role_group
+from licensing.services import api_key_create
+from payouts import batches
+from payouts.models import PayoutBatch, PayoutEvent, PayoutItem, Statement
+from payouts.services import statement_run_finalize
+from tests.licensing.factories import holder_user
+
+from .test_api import client_for
+from .test_engine import NOVEMBER, OCTOBER, balances, october_usage, run, usage, world  # noqa: F401
+from .test_zengin import read_file
+
+pytestmark = pytest.mark.django_db
+
+REQUESTER = {"code": "1234567890", "name": "ｶ)ﾗｲﾂﾚｼﾞﾔ-", "bank_code": "0001", "bank_name": "ﾐｽﾞﾎ",
+             "branch_code": "001", "branch_name": "ﾄｳｷﾖｳ", "account_type": "ordinary", "account_number": "7654321"}  # fmt: skip
+
+
+def pay_day() -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=3)
+
+
+@pytest.fixture(autouse=True)
+def requester(settings):
+    settings.ZENGIN_REQUESTER = dict(REQUESTER)
+
+
+@pytest.fixture
+def finance_user(db):
+    user = get_user_model().objects.create_user("finance", "finance@example.com", "pw-finance-123", is_staff=True)
+    user.groups.add(role_group(FINANCE))
+    return user
+
+
+@pytest.fixture
+def finance(finance_user):
+    return client_for(user=finance_user)
+
+
+def bank(holder, kana: str, number: str = "1234567") -> None:
+    holder.bank_code, holder.branch_code, holder.account_type = "0005", "123", "ordinary"
+    holder.account_number, holder.account_holder_kana = number, kana
+    holder.save()
+
+
+@pytest.fixture
+def two_final_months(world):  # noqa: F811
+    """October as in test_engine (A 2,353 payable, withholding 267; B 1,729, no bank account; C 835 carried), then
+    November: 100 training units × 12.5 = 1,250, commission 125 (62.5 / 37.5 / 25: the 1 left goes to the larger
+    share, A): A 625 − 63 = 562, withholding floor(57.38) = 57, payable 505; C 250 − 25 = 225, non-resident
+    withholding floor(45.945) = 45, payable 225 − 45 + 835 carried = 1,015 ≥ its 1,000 minimum: due."""
+    bank(world["a"], "ｴ- ﾀﾛｳ", "1111111")
+    bank(world["c"], "ｼ- ﾊﾅｺ", "3333333")
+    october_usage(world)
+    statement_run_finalize(run=run(OCTOBER))
+    usage(world, NOVEMBER, ("training", 100, "m1", None))
+    statement_run_finalize(run=run(NOVEMBER))
+    s = {(st.rights_holder.name, st.period): st for st in Statement.objects.select_related("rights_holder")}
+    assert (s["A", OCTOBER].payable, s["A", NOVEMBER].payable, s["A", NOVEMBER].withholding_tax) == (2353, 505, 57)
+    assert (s["C", NOVEMBER].payable, s["C", NOVEMBER].withholding_tax, s["C", NOVEMBER].carried_out) == (
+        1015, 45, False)  # fmt: skip
+    assert s["C", OCTOBER].carried_out
+    return s
+
+
+def test_a_batch_gathers_the_due_statements_lists_blocked_holders_and_its_zengin_file_reads_back(
+    world, two_final_months, finance  # noqa: F811
+):
+    response = finance.post("/api/v1/payout-batches", {"pay_date": pay_day().isoformat(), "currency": "JPY"},
+                            format="json")  # fmt: skip
+    assert response.status_code == 201, response.content
+    batch = response.json()
+    items = {(i["rights_holder"], i["period"]): i for i in batch["items"]}
+    a, b, c = str(world["a"].pk), str(world["b"].pk), str(world["c"].pk)
+    # A's two months and C's November (with October's 214 withheld, carried into it); C's October is not an item
+    assert {key: (i["status"], i["amount"]["amount"], i["withholding_tax"]["amount"]) for key, i in items.items()} == {
+        (a, "2026-10"): ("included", "2353", "267"),
+        (a, "2026-11"): ("included", "505", "57"),
+        (c, "2026-11"): ("included", "1015", str(45 + 214)),
+        (b, "2026-10"): ("blocked", "1729", "0"),
+        (b, "2026-11"): ("blocked", str(two_final_months["B", NOVEMBER].payable), "0"),
+    }
+    assert "No bank account" in items[b, "2026-10"]["blocked_reason"]
+    assert (batch["transfers"], batch["total"]["amount"], batch["blocked"]) == (3, str(2353 + 505 + 1015), 2)
+
+    file = finance.get(f"/api/v1/payout-batches/{batch['id']}/zengin")
+    assert file.status_code == 200, file.content
+    assert file["Content-Type"].startswith("text/plain")
+    parsed = read_file(file.content)  # the test's own reader, by the byte offsets of RULES.md
+    header = parsed["header"]
+    assert (header["type_code"], header["requester_code"], header["bank_code"], header["account_number"]) == (
+        "21", "1234567890", "0001", "7654321")  # fmt: skip
+    assert header["date"] == pay_day().strftime("%m%d")
+    payees = sorted((d["name"].rstrip(), d["account_number"], int(d["amount"])) for d in parsed["data"])
+    assert payees == [("ｴ- ﾀﾛｳ", "1111111", 505), ("ｴ- ﾀﾛｳ", "1111111", 2353), ("ｼ- ﾊﾅｺ", "3333333", 1015)]
+    assert {d["bank_code"] + d["branch_code"] + d["account_type"] for d in parsed["data"]} == {"00051231"}
+    assert (int(parsed["trailer"]["count"]), int(parsed["trailer"]["total"])) == (3, 3873)
+    assert PayoutBatch.objects.get().status == "exported"
+
+
+def test_confirming_posts_each_payment_once_and_the_statements_are_paid(world, two_final_months, finance):  # noqa: F811
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    refused = finance.post(f"/api/v1/payout-batches/{batch.pk}/confirm")
+    assert refused.status_code == 409  # not exported yet
+    assert finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin").status_code == 200
+    before = balances()
+    posted = JournalTransaction.objects.count()
+    assert finance.post(f"/api/v1/payout-batches/{batch.pk}/confirm").status_code == 200
+    assert JournalTransaction.objects.count() == posted + 3  # one per transfer
+    for _again in range(2):  # a second click, a retried request
+        assert finance.post(f"/api/v1/payout-batches/{batch.pk}/confirm").status_code == 200
+    batches.payout_batch_confirm(batch=PayoutBatch.objects.get(pk=batch.pk))
+    assert JournalTransaction.objects.count() == posted + 3
+    after = balances()
+    a, b, c = world["a"].pk, world["b"].pk, world["c"].pk
+    assert after[("rights_holder_payable", a)] == 0 == after[("rights_holder_payable", c)]
+    assert after[("rights_holder_payable", b)] == before[("rights_holder_payable", b)]  # blocked: still owed
+    assert after[("bank", None)] == -(2353 + 505 + 1015)
+    # every withholding of the paid statements, C's carried October included, is now owed to the tax office
+    assert after[("withholding_tax_payable", None)] == -(267 + 57 + 214 + 45)
+    assert after[("withholding_tax_accrued", None)] == before[("withholding_tax_accrued", None)] + 267 + 57 + 214 + 45
+    assert after[("withholding_tax_accrued", None)] == 0  # B is a corporation: nothing withheld from it
+    statuses = {(s.rights_holder.name, s.period): (s.status, s.payout_id is not None)
+                for s in Statement.objects.select_related("rights_holder")}  # fmt: skip
+    assert statuses[("C", OCTOBER)] == ("paid", True)  # carried into the November transfer, paid by it
+    assert statuses[("A", OCTOBER)] == statuses[("A", NOVEMBER)] == statuses[("C", NOVEMBER)] == ("paid", True)
+    assert statuses[("B", OCTOBER)] == ("final", False)
+    assert verify_ledger().sound
+    kinds = list(PayoutEvent.objects.filter(batch=batch).values_list("kind", "actor__username"))
+    assert kinds == [("created", None), ("exported", "finance"), ("confirmed", "finance")]
+    # nothing is due any more but B's blocked statements: no batch of nothing to transfer, the reason said
+    with pytest.raises(batches.PayoutRefused, match="No bank account"):
+        batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+
+
+def test_a_returned_transfer_is_reversed_exactly_and_its_statements_can_be_paid_again(
+    world, two_final_months, finance  # noqa: F811
+):
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    batches.payout_batch_export(batch=batch)
+    before = balances()
+    batches.payout_batch_confirm(batch=batch)
+    item = PayoutItem.objects.get(batch=batch, rights_holder=world["c"])
+    early = {"reason": "口座解約済み", "returned_on": (pay_day() - dt.timedelta(days=1)).isoformat()}
+    assert finance.post(f"/api/v1/payouts/{item.pk}/return", early, format="json").status_code == 400
+    body = {"reason": "口座解約済み", "returned_on": pay_day().isoformat()}
+    response = finance.post(f"/api/v1/payouts/{item.pk}/return", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "returned"
+    after = balances()
+    c = world["c"].pk
+    assert after[("rights_holder_payable", c)] == before[("rights_holder_payable", c)] == -1015
+    assert after[("withholding_tax_accrued", None)] == -(214 + 45)  # C's withholding is accrued again
+    assert after[("withholding_tax_payable", None)] == -(267 + 57)
+    assert after[("bank", None)] == -(2353 + 505)
+    reversal = JournalTransaction.objects.get(idempotency_key=f"payouts:return:{item.pk}")
+    assert reversal.reverses.idempotency_key == f"payouts:payout:{item.pk}"
+    assert set(Statement.objects.filter(rights_holder=world["c"]).values_list("status", flat=True)) == {"final"}
+    posted = JournalTransaction.objects.count()
+    again = finance.post(f"/api/v1/payouts/{item.pk}/return", body, format="json")
+    assert again.status_code == 200
+    assert JournalTransaction.objects.count() == posted  # recorded once
+    a_item = PayoutItem.objects.filter(batch=batch, rights_holder=world["a"]).first()
+    bad = finance.post(f"/api/v1/payouts/{a_item.pk}/return", {"reason": " "}, format="json")
+    assert bad.status_code == 400
+    # C fixes nothing yet, but its November statement is due again, with both withholdings
+    new = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    retry = new.items.get(rights_holder=world["c"])
+    assert (retry.status, retry.amount, retry.withholding_tax) == ("included", 1015, 259)
+    assert verify_ledger().sound
+    assert PayoutEvent.objects.filter(kind="returned", item=item).count() == 1
+
+
+def test_a_name_a_zengin_file_cannot_carry_is_refused_before_export(world, two_final_months, finance):  # noqa: F811
+    world["c"].account_holder_kana = "ｼ- 𠮷子"  # 𠮷 is outside cp932
+    world["c"].save()
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    item = batch.items.get(rights_holder=world["c"])
+    assert item.status == "blocked"
+    assert "𠮷" in item.blocked_reason
+    parsed = read_file(finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin").content)
+    assert sorted(int(d["amount"]) for d in parsed["data"]) == [505, 2353]  # C is not in the file
+
+
+def test_an_export_that_cannot_be_made_lists_every_problem_and_changes_nothing(
+    world, two_final_months, finance, settings  # noqa: F811
+):
+    settings.ZENGIN_REQUESTER = {**REQUESTER, "code": "12345678901", "name": "𠮷"}
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    response = finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    messages = " ".join(e["message"] for e in response.json()["errors"])
+    assert "𠮷" in messages and "requester code" in messages.lower()
+    assert PayoutBatch.objects.get(pk=batch.pk).status == "draft"
+    assert not PayoutEvent.objects.filter(kind="exported").exists()
+    settings.ZENGIN_REQUESTER = {}
+    missing = finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin")
+    assert missing.status_code == 400 and "ZENGIN_REQUESTER" in missing.content.decode()
+
+
+def test_ten_thousand_payees_make_two_files_in_a_zip(finance):
+    """10,000 holders with a bank account and a final statement each (written in SQL: the batch is the subject)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH run AS (INSERT INTO payouts_statementrun (id, period, status, agreements_total, agreements_done,
+                                                           lines_written, usage_mark, unallocated, error, created_at)
+                         VALUES (gen_random_uuid(), '2026-10-01', 'done', 0, 0, 0, 0, '{}', '', now()) RETURNING id),
+                 h AS (INSERT INTO licensing_rightsholder (id, name, name_kana, kind, country, resident, email,
+                                                          postal_code, address, bank_code, branch_code, account_type,
+                                                          account_number, account_holder_kana, minimum_payout_amount,
+                                                          minimum_payout_currency, created_at, updated_at)
+                       SELECT gen_random_uuid(), 'holder ' || n, 'ﾎﾙﾀﾞ-', 'corporation', 'JP', true, '', '', '',
+                              '0005', '123', 'ordinary', lpad(n::text, 7, '0'), 'ﾎﾙﾀﾞ- ' || n, 0, 'JPY', now(), now()
+                         FROM generate_series(1, 10000) n RETURNING id, account_number)
+            INSERT INTO payouts_statement (id, run_id, rights_holder_id, period, currency, status, gross, commission,
+                                           net_royalties, consumption_tax, withholding_tax, carried_forward, payable,
+                                           carried_out, registration_number, finalized_at)
+            SELECT gen_random_uuid(), run.id, h.id, '2026-10-01', 'JPY', 'final', h.account_number::int,
+                   0, h.account_number::int, 0, 0, 0, h.account_number::int, false, '', now()
+              FROM h, run
+            """
+        )
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    assert (batch.transfers, batch.total, batch.blocked) == (10000, 10000 * 10001 // 2, 0)
+    response = finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        files = [read_file(archive.read(name)) for name in sorted(archive.namelist())]
+    assert [len(f["data"]) for f in files] == [9999, 1]
+    assert [int(f["trailer"]["count"]) for f in files] == [9999, 1]
+    amounts = sorted(int(d["amount"]) for f in files for d in f["data"])
+    assert amounts == list(range(1, 10001))
+    assert sum(int(f["trailer"]["total"]) for f in files) == 10000 * 10001 // 2
+
+
+def test_a_statement_is_in_at_most_one_open_batch_and_items_are_guarded_by_postgresql(
+    world, two_final_months  # noqa: F811
+):
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    with pytest.raises(batches.PayoutRefused):
+        batches.payout_batch_create(currency="JPY", pay_date=pay_day())  # A's and C's are held, B's blocked only
+    PayoutBatch.objects.filter(pk=batch.pk).update()  # noop: the guard below is PostgreSQL's, not the service's
+    item = batch.items.filter(status="included").first()
+    other = PayoutBatch.objects.create(currency="JPY", pay_date=pay_day())
+
+    def raw(sql, params):
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    insert = ("INSERT INTO payouts_payoutitem (batch_id, statement_id, rights_holder_id, currency, status, amount, "
+              "withholding_tax, blocked_reason, bank_code, branch_code, account_type, account_number, "
+              "account_holder_kana, returned_reason) VALUES (%s, %s, %s, %s, 'included', %s, 0, '', '', '', '', '', "
+              "'', '')")  # fmt: skip
+    statement = item.statement
+    # the same statement in a second open batch
+    raw(insert, [other.pk, statement.pk, statement.rights_holder_id, "JPY", statement.payable])
+    # a statement still a draft / carried forward / paid to another holder / another amount / another currency
+    c_october = two_final_months["C", OCTOBER]
+    raw(insert, [other.pk, c_october.pk, c_october.rights_holder_id, "JPY", c_october.payable])
+    b = two_final_months["B", OCTOBER]
+    raw(insert, [other.pk, b.pk, world["a"].pk, "JPY", b.payable])
+    raw(insert, [other.pk, b.pk, b.rights_holder_id, "JPY", b.payable + 1])
+    usd = PayoutBatch.objects.create(currency="USD", pay_date=pay_day())
+    raw(insert, [usd.pk, b.pk, b.rights_holder_id, "USD", b.payable])
+    # what an item pays is fixed; a closed item stays closed; the audit history is append-only
+    raw("UPDATE payouts_payoutitem SET amount = amount + 1 WHERE id = %s", [item.pk])
+    blocked = batch.items.filter(status="blocked").first()
+    raw("UPDATE payouts_payoutitem SET status = 'included', blocked_reason = '' WHERE id = %s", [blocked.pk])
+    event = PayoutEvent.objects.filter(batch=batch).first()
+    raw("UPDATE payouts_payoutevent SET detail = '{}' WHERE id = %s", [event.pk])
+    raw("DELETE FROM payouts_payoutevent WHERE id = %s", [event.pk])
+    # a cancelled batch releases its statements
+    batches.payout_batch_cancel(batch=batch)
+    assert batches.payout_batch_create(currency="JPY", pay_date=pay_day()).transfers == 3
+
+
+def test_only_finance_creates_exports_and_confirms(world, two_final_months, staff_user, finance):  # noqa: F811
+    staff = client_for(user=staff_user)
+    body = {"pay_date": pay_day().isoformat(), "currency": "JPY"}
+    assert staff.post("/api/v1/payout-batches", body, format="json").status_code == 403
+    holder = client_for(user=holder_user(world["a"], "holder-a"))
+    assert holder.post("/api/v1/payout-batches", body, format="json").status_code == 403
+    created = finance.post("/api/v1/payout-batches", body, format="json").json()
+    assert staff.get(f"/api/v1/payout-batches/{created['id']}").status_code == 200  # staff read
+    assert staff.get(f"/api/v1/payout-batches/{created['id']}/zengin").status_code == 403
+    assert staff.post(f"/api/v1/payout-batches/{created['id']}/confirm").status_code == 403
+    assert holder.get(f"/api/v1/payout-batches/{created['id']}").status_code == 403
+    _, key = api_key_create(name="t", licensee=world["licensee"])
+    assert client_for(licensee=world["licensee"]).get("/api/v1/payouts").status_code == 403
+    mine = holder.get("/api/v1/payouts").json()["results"]
+    assert {i["rights_holder"] for i in mine} == {str(world["a"].pk)}
+    assert len(mine) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pay_date": "2020-01-01", "currency": "JPY"},
+        {"pay_date": "someday", "currency": "JPY"},
+        {"pay_date": "2026-12-01", "currency": "yen"},
+        {"currency": "JPY"},
+        [],
+    ],
+)
+def test_bad_batch_input_is_a_400(finance, body):
+    response = finance.post("/api/v1/payout-batches", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_nothing_due_is_a_409_and_unknown_batches_are_404(finance):
+    body = {"pay_date": pay_day().isoformat(), "currency": "JPY"}
+    assert finance.post("/api/v1/payout-batches", body, format="json").status_code == 409
+    assert finance.get(f"/api/v1/payout-batches/{uuid.uuid4()}").status_code == 404
+    assert finance.get("/api/v1/payout-batches/nope/zengin").status_code == 404
+    assert finance.post("/api/v1/payouts/99999999999999999999/return", {"reason": "x"}).status_code == 404
+
+
+def test_a_batch_in_another_currency_exports_a_csv_transfer_list(world, finance):  # noqa: F811
+    bank(world["a"], "ｴ- ﾀﾛｳ")
+    run_row = run(OCTOBER)  # no usage: empty, only to own the statement below
+    Statement.objects.create(run=run_row, rights_holder=world["a"], period=OCTOBER, currency="USD", status="final",
+                             gross=12345, net_royalties=12345, payable=12345, finalized_at=timezone.now())  # fmt: skip
+    batch = batches.payout_batch_create(currency="USD", pay_date=pay_day())
+    assert finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin").status_code == 409
+    response = finance.get(f"/api/v1/payout-batches/{batch.pk}/transfer-list.csv")
+    assert response.status_code == 200
+    text = response.content.decode("utf-8-sig")
+    assert "123.45,USD" in text and "ｴ- ﾀﾛｳ" in text
