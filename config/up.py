@@ -95,6 +95,12 @@ def main() -> int:
     env.setdefault("DJANGO_SECURE_HSTS_SECONDS", "0")
     env.setdefault("DJANGO_ALLOWED_HOSTS", f"localhost,127.0.0.1,[::1],{host}")
     env.setdefault("DJANGO_SECRET_KEY", secret_key())
+    # A demo platform bank account for Zengin exports (set the ZENGIN_* variables to your own: README, Payouts).
+    for name, value in {"ZENGIN_REQUESTER_CODE": "0000000001", "ZENGIN_REQUESTER_NAME": "ﾗｲﾂ ﾚｼﾞﾔ- ﾃﾞﾓ",
+                        "ZENGIN_BANK_CODE": "0001", "ZENGIN_BANK_NAME": "ﾃﾞﾓ ｷﾞﾝｺｳ", "ZENGIN_BRANCH_CODE": "001",
+                        "ZENGIN_BRANCH_NAME": "ﾎﾝﾃﾝ", "ZENGIN_ACCOUNT_TYPE": "ordinary",
+                        "ZENGIN_ACCOUNT_NUMBER": "1234567"}.items():  # fmt: skip
+        env.setdefault(name, value)
 
     processes: list[tuple[str, subprocess.Popen]] = []
     pg_server = None

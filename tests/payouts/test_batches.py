@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_engine are redefined as parameters)
 """Payout batches (issue 7): gathering due statements, blocked holders, the Zengin file read back by the test's own
 reader, confirmation posted once, returned transfers reversed exactly, PostgreSQL's guards, roles and the audit."""
 
@@ -16,7 +17,6 @@ from django.utils import timezone
 from ledger.models import JournalTransaction
 from ledger.verification import verify_ledger
 from licensing.roles import FINANCE, role_group
-from licensing.services import api_key_create
 from payouts import batches
 from payouts.models import PayoutBatch, PayoutEvent, PayoutItem, Statement
 from payouts.services import statement_run_finalize
@@ -29,7 +29,8 @@ from .test_zengin import read_file
 pytestmark = pytest.mark.django_db
 
 REQUESTER = {"code": "1234567890", "name": "ｶ)ﾗｲﾂﾚｼﾞﾔ-", "bank_code": "0001", "bank_name": "ﾐｽﾞﾎ",
-             "branch_code": "001", "branch_name": "ﾄｳｷﾖｳ", "account_type": "ordinary", "account_number": "7654321"}  # fmt: skip
+             "branch_code": "001", "branch_name": "ﾄｳｷﾖｳ", "account_type": "ordinary",
+             "account_number": "7654321"}  # fmt: skip
 
 
 def pay_day() -> dt.date:
@@ -60,7 +61,7 @@ def bank(holder, kana: str, number: str = "1234567") -> None:
 
 
 @pytest.fixture
-def two_final_months(world):  # noqa: F811
+def two_final_months(world):
     """October as in test_engine (A 2,353 payable, withholding 267; B 1,729, no bank account; C 835 carried), then
     November: 100 training units × 12.5 = 1,250, commission 125 (62.5 / 37.5 / 25: the 1 left goes to the larger
     share, A): A 625 − 63 = 562, withholding floor(57.38) = 57, payable 505; C 250 − 25 = 225, non-resident
@@ -80,7 +81,9 @@ def two_final_months(world):  # noqa: F811
 
 
 def test_a_batch_gathers_the_due_statements_lists_blocked_holders_and_its_zengin_file_reads_back(
-    world, two_final_months, finance  # noqa: F811
+    world,
+    two_final_months,
+    finance,
 ):
     response = finance.post("/api/v1/payout-batches", {"pay_date": pay_day().isoformat(), "currency": "JPY"},
                             format="json")  # fmt: skip
@@ -114,7 +117,7 @@ def test_a_batch_gathers_the_due_statements_lists_blocked_holders_and_its_zengin
     assert PayoutBatch.objects.get().status == "exported"
 
 
-def test_confirming_posts_each_payment_once_and_the_statements_are_paid(world, two_final_months, finance):  # noqa: F811
+def test_confirming_posts_each_payment_once_and_the_statements_are_paid(world, two_final_months, finance):
     batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
     refused = finance.post(f"/api/v1/payout-batches/{batch.pk}/confirm")
     assert refused.status_code == 409  # not exported yet
@@ -150,7 +153,9 @@ def test_confirming_posts_each_payment_once_and_the_statements_are_paid(world, t
 
 
 def test_a_returned_transfer_is_reversed_exactly_and_its_statements_can_be_paid_again(
-    world, two_final_months, finance  # noqa: F811
+    world,
+    two_final_months,
+    finance,
 ):
     batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
     batches.payout_batch_export(batch=batch)
@@ -187,7 +192,7 @@ def test_a_returned_transfer_is_reversed_exactly_and_its_statements_can_be_paid_
     assert PayoutEvent.objects.filter(kind="returned", item=item).count() == 1
 
 
-def test_a_name_a_zengin_file_cannot_carry_is_refused_before_export(world, two_final_months, finance):  # noqa: F811
+def test_a_name_a_zengin_file_cannot_carry_is_refused_before_export(world, two_final_months, finance):
     world["c"].account_holder_kana = "ｼ- 𠮷子"  # 𠮷 is outside cp932
     world["c"].save()
     batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
@@ -199,7 +204,10 @@ def test_a_name_a_zengin_file_cannot_carry_is_refused_before_export(world, two_f
 
 
 def test_an_export_that_cannot_be_made_lists_every_problem_and_changes_nothing(
-    world, two_final_months, finance, settings  # noqa: F811
+    world,
+    two_final_months,
+    finance,
+    settings,
 ):
     settings.ZENGIN_REQUESTER = {**REQUESTER, "code": "12345678901", "name": "𠮷"}
     batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
@@ -207,12 +215,14 @@ def test_an_export_that_cannot_be_made_lists_every_problem_and_changes_nothing(
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/problem+json")
     messages = " ".join(e["message"] for e in response.json()["errors"])
-    assert "𠮷" in messages and "requester code" in messages.lower()
+    assert "𠮷" in messages
+    assert "requester code" in messages.lower()
     assert PayoutBatch.objects.get(pk=batch.pk).status == "draft"
     assert not PayoutEvent.objects.filter(kind="exported").exists()
     settings.ZENGIN_REQUESTER = {}
     missing = finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin")
-    assert missing.status_code == 400 and "ZENGIN_REQUESTER" in missing.content.decode()
+    assert missing.status_code == 400
+    assert "ZENGIN_REQUESTER" in missing.content.decode()
 
 
 def test_ten_thousand_payees_make_two_files_in_a_zip(finance):
@@ -253,12 +263,12 @@ def test_ten_thousand_payees_make_two_files_in_a_zip(finance):
 
 
 def test_a_statement_is_in_at_most_one_open_batch_and_items_are_guarded_by_postgresql(
-    world, two_final_months  # noqa: F811
+    world,
+    two_final_months,
 ):
     batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
     with pytest.raises(batches.PayoutRefused):
         batches.payout_batch_create(currency="JPY", pay_date=pay_day())  # A's and C's are held, B's blocked only
-    PayoutBatch.objects.filter(pk=batch.pk).update()  # noop: the guard below is PostgreSQL's, not the service's
     item = batch.items.filter(status="included").first()
     other = PayoutBatch.objects.create(currency="JPY", pay_date=pay_day())
 
@@ -293,7 +303,7 @@ def test_a_statement_is_in_at_most_one_open_batch_and_items_are_guarded_by_postg
     assert batches.payout_batch_create(currency="JPY", pay_date=pay_day()).transfers == 3
 
 
-def test_only_finance_creates_exports_and_confirms(world, two_final_months, staff_user, finance):  # noqa: F811
+def test_only_finance_creates_exports_and_confirms(world, two_final_months, staff_user, finance):
     staff = client_for(user=staff_user)
     body = {"pay_date": pay_day().isoformat(), "currency": "JPY"}
     assert staff.post("/api/v1/payout-batches", body, format="json").status_code == 403
@@ -304,7 +314,6 @@ def test_only_finance_creates_exports_and_confirms(world, two_final_months, staf
     assert staff.get(f"/api/v1/payout-batches/{created['id']}/zengin").status_code == 403
     assert staff.post(f"/api/v1/payout-batches/{created['id']}/confirm").status_code == 403
     assert holder.get(f"/api/v1/payout-batches/{created['id']}").status_code == 403
-    _, key = api_key_create(name="t", licensee=world["licensee"])
     assert client_for(licensee=world["licensee"]).get("/api/v1/payouts").status_code == 403
     mine = holder.get("/api/v1/payouts").json()["results"]
     assert {i["rights_holder"] for i in mine} == {str(world["a"].pk)}
@@ -335,7 +344,7 @@ def test_nothing_due_is_a_409_and_unknown_batches_are_404(finance):
     assert finance.post("/api/v1/payouts/99999999999999999999/return", {"reason": "x"}).status_code == 404
 
 
-def test_a_batch_in_another_currency_exports_a_csv_transfer_list(world, finance):  # noqa: F811
+def test_a_batch_in_another_currency_exports_a_csv_transfer_list(world, finance):
     bank(world["a"], "ｴ- ﾀﾛｳ")
     run_row = run(OCTOBER)  # no usage: empty, only to own the statement below
     Statement.objects.create(run=run_row, rights_holder=world["a"], period=OCTOBER, currency="USD", status="final",
@@ -345,4 +354,56 @@ def test_a_batch_in_another_currency_exports_a_csv_transfer_list(world, finance)
     response = finance.get(f"/api/v1/payout-batches/{batch.pk}/transfer-list.csv")
     assert response.status_code == 200
     text = response.content.decode("utf-8-sig")
-    assert "123.45,USD" in text and "ｴ- ﾀﾛｳ" in text
+    assert "123.45,USD" in text
+    assert "ｴ- ﾀﾛｳ" in text
+
+
+# the admin ----------------------------------------------------------------------------------------------------------
+def test_finance_pays_from_the_admin_and_records_a_return(world, two_final_months, finance_user, client):
+    client.force_login(finance_user)
+    bad = client.post("/admin/payouts/payoutbatch/add/", {"pay_date": "2020-01-01", "currency": "JPY"})
+    assert bad.status_code == 200  # the form again, with the error
+    assert "in the past" in bad.content.decode()
+    assert not PayoutBatch.objects.exists()
+    added = client.post("/admin/payouts/payoutbatch/add/", {"pay_date": pay_day().isoformat(), "currency": "JPY"})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    batch = PayoutBatch.objects.get()
+    assert (batch.transfers, batch.blocked) == (3, 2)
+    page = client.get(f"/admin/payouts/payoutbatch/{batch.pk}/change/").content.decode()
+    assert "No bank account" in page  # the blocked holders, with the reason
+    changelist = "/admin/payouts/payoutbatch/"
+    file = client.post(changelist, {"action": "download_file", "_selected_action": [batch.pk]})
+    assert file.status_code == 200
+    assert int(read_file(file.content)["trailer"]["total"]) == 3873
+    client.post(changelist, {"action": "confirm", "_selected_action": [batch.pk]})
+    batch.refresh_from_db()
+    assert batch.status == "confirmed"
+    item = batch.items.get(rights_holder=world["c"])
+    items = "/admin/payouts/payoutitem/"
+    form = client.post(items, {"action": "record_return", "_selected_action": [item.pk]})
+    assert form.status_code == 200
+    assert "reason" in form.content.decode()
+    client.post(items, {"action": "record_return", "_selected_action": [item.pk], "apply": "1", "reason": "口座なし",
+                        "returned_on": pay_day().isoformat()})  # fmt: skip
+    item.refresh_from_db()
+    assert (item.status, item.returned_reason) == ("returned", "口座なし")
+    history = client.get("/admin/payouts/payoutevent/").content.decode()
+    assert "finance" in history
+    assert [e.kind for e in PayoutEvent.objects.order_by("id")] == ["created", "exported", "confirmed", "returned"]
+
+
+def test_in_the_admin_staff_only_read_batches_and_a_holder_sees_its_own_transfers(
+    world, two_final_months, staff_user, client
+):
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    client.force_login(staff_user)
+    assert client.get("/admin/payouts/payoutbatch/add/").status_code == 403
+    assert client.get(f"/admin/payouts/payoutbatch/{batch.pk}/change/").status_code == 200
+    client.post("/admin/payouts/payoutbatch/", {"action": "confirm", "_selected_action": [batch.pk]})
+    batch.refresh_from_db()
+    assert batch.status == "draft"  # the action is not offered to staff
+    client.force_login(holder_user(world["a"], "holder-a"))
+    listing = client.get("/admin/payouts/payoutitem/").content.decode()
+    assert "2,353" in listing or "2353" in listing
+    assert "1,015" not in listing  # C's transfer
+    assert client.get("/admin/payouts/payoutbatch/").status_code == 403
