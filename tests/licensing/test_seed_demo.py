@@ -39,3 +39,25 @@ def test_seed_demo_is_idempotent_and_its_logins_and_keys_work(tmp_path, client):
     # the production committee co-owns the anime series
     anime = Work.objects.get(title="アニメ「星の海のアルカ」")
     assert sorted(anime.shares.values_list("share", flat=True)) == [25, 35, 40]
+
+
+def test_the_demo_has_a_final_month_ready_to_pay(tmp_path, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from payouts import batches
+    from payouts.models import Statement, StatementRun
+
+    call_command("seed_demo", "--key-file", str(tmp_path / "keys.json"))
+    call_command("seed_demo", "--key-file", str(tmp_path / "keys.json"))  # a second run computes nothing again
+    assert StatementRun.objects.count() == 1
+    statements = Statement.objects.filter(status="final")
+    assert statements.count() >= 3
+    settings.ZENGIN_REQUESTER = {"code": "0000000001", "name": "ﾃﾞﾓ", "bank_code": "0001", "bank_name": "",
+                                 "branch_code": "001", "branch_name": "", "account_type": "ordinary",
+                                 "account_number": "1234567"}  # fmt: skip
+    batch = batches.payout_batch_create(currency="JPY", pay_date=timezone.localdate() + dt.timedelta(days=1))
+    assert batch.transfers >= 2
+    assert batch.blocked == 0  # every demo holder has a bank account a Zengin file can carry
+    assert batches.payout_batch_export(batch=batch)[2].startswith(b"1210")

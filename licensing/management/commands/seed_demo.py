@@ -1,5 +1,6 @@
-"""Load the demo: a small, realistic catalogue, a licensee with an API key, an active agreement, and logins for
-each role. Idempotent: a second run changes nothing and prints the same logins and keys."""
+"""Load the demo: a small, realistic catalogue, a licensee with an API key, an active agreement, a usage report for
+the previous month whose statements are computed and final (ready to pay), and logins for each role. Idempotent: a
+second run changes nothing and prints the same logins and keys."""
 
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ class Command(BaseCommand):
         stored = json.loads(key_file.read_text()) if key_file and key_file.exists() else {}
         with transaction.atomic():
             summary = Seeder(stored).run()
+        summary["statements"] = demo_statements()  # after the commit: a statement run works on its own connections
         if key_file:
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -132,6 +134,7 @@ class Seeder:
             address="500 Market Street, San Francisco, CA, USA",
         )  # fmt: skip
         self.agreement(licensee, holders)
+        self.usage(licensee)
         self.key("staff", user=admin)
         self.key("licensee (Kumo Video AI)", licensee=licensee)
         return {"logins": self.logins, "api_keys": self.api_keys}
@@ -241,6 +244,46 @@ class Seeder:
             }
         )
 
+    # usage -----------------------------------------------------------------------------------------------------------
+    def usage(self, licensee: Licensee) -> None:
+        """What Kumo Video AI reported for the previous month, through the same service as POST /usage-reports (the
+        idempotency key makes a second run a replay)."""
+        from licensing.usage import usage_report_ingest
+
+        period = previous_month()
+        day = period.replace(day=12).isoformat()
+        volumes = [f"isbn:{isbn13(f'97840885{1200 + number:04d}')}" for number in range(1, 6)]
+        episodes = [f"ext:aozora:ARKA-EP{episode:02d}" for episode in range(1, 13)]
+        events = [{"work": ref, "use": "training", "quantity": 1, "occurred_on": day, "model": "kumo-video-2",
+                   "territory": "JP"} for ref in volumes + episodes]  # fmt: skip
+        revenue = {"amount": "120000", "currency": "JPY"}
+        events += [{"work": ref, "use": "generation", "quantity": 8000, "occurred_on": day, "model": "kumo-video-2",
+                    "territory": "US", "revenue": revenue} for ref in volumes]  # fmt: skip
+        events.append({"work": "iscc:KACYPXW445FTYNJ3", "use": "generation", "quantity": 2000, "occurred_on": day,
+                       "model": "kumo-image-1", "territory": "JP"})  # fmt: skip
+        usage_report_ingest(licensee=licensee, period=period, idempotency_key=f"demo-usage-{period:%Y-%m}",
+                            body=json.dumps({"events": events}).encode(), content_type="application/json")  # fmt: skip
+
+
+def previous_month(today: dt.date | None = None) -> dt.date:
+    first = (today or dt.date.today()).replace(day=1)
+    return (first - dt.timedelta(days=1)).replace(day=1)
+
+
+def demo_statements() -> str:
+    """The previous month's statements, computed and final once: finance can pay them (Payout batches → Add)."""
+    from payouts.models import StatementRun
+    from payouts.services import statement_run_create, statement_run_finalize
+
+    period = previous_month()
+    done = StatementRun.objects.filter(period=period, finalized_at__isnull=False).first()
+    if done is None:
+        from payouts.engine import statement_run_compute
+
+        run = statement_run_compute(run=statement_run_create(period=period))
+        done = statement_run_finalize(run=run)
+    return f"{period:%Y-%m}: {done.statements.count()} final statements, ready to pay (admin: Payout batches → Add)"
+
 
 def format_summary(summary: dict, base_url: str) -> str:
     lines = [
@@ -256,4 +299,6 @@ def format_summary(summary: dict, base_url: str) -> str:
     lines += [f"    {key['name']}: {key['key']}" for key in summary["api_keys"]]
     licensee_key = next(key["key"] for key in summary["api_keys"] if key["name"].startswith("licensee"))
     lines.append(f"  try: curl -H 'Authorization: Bearer {licensee_key}' {base_url}/api/v1/works?search=アルカ")
+    if summary.get("statements"):
+        lines.append(f"  statements: {summary['statements']}")
     return "\n".join(lines) + "\n"
