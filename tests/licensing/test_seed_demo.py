@@ -18,7 +18,7 @@ def test_seed_demo_is_idempotent_and_its_logins_and_keys_work(tmp_path, client):
     assert key_file.read_text() == first
     assert (RightsHolder.objects.count(), Work.objects.count(), Share.objects.count(),
             Agreement.objects.count()) == counts  # fmt: skip
-    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 2
+    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 3
 
     summary = json.loads(first)
     keys = {key["name"]: key["key"] for key in summary["api_keys"]}

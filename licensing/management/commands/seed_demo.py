@@ -125,7 +125,7 @@ class Seeder:
         admin = self.login(DEMO_ADMIN, "staff (superuser)", superuser=True)
         holders = {spec["key"]: self.holder(spec) for spec in HOLDERS}
         self.login("staff", "platform staff", group=STAFF)
-        self.login("finance", "finance", group=FINANCE)
+        finance = self.login("finance", "finance", group=FINANCE)
         self.login("hikari", "rights holder: 株式会社ひかり出版", group=RIGHTS_HOLDERS, holder=holders["hikari"])
         self.login("hanako", "rights holder: 山田 花子 (mangaka)", group=RIGHTS_HOLDERS, holder=holders["hanako"])
         self.catalogue(holders)
@@ -136,6 +136,7 @@ class Seeder:
         self.agreement(licensee, holders)
         self.usage(licensee)
         self.key("staff", user=admin)
+        self.key("finance", user=finance)
         self.key("licensee (Kumo Video AI)", licensee=licensee)
         return {"logins": self.logins, "api_keys": self.api_keys}
 
