@@ -92,6 +92,12 @@ def stack(transactional_db) -> Iterator[Stack]:
         DATABASE_CONN_MAX_AGE="0",
         USAGE_ASYNC_THRESHOLD_BYTES="2000",  # so a modest report goes to the worker
         PYTHONUNBUFFERED="1",
+        # the platform's bank account, for Zengin exports
+        ZENGIN_REQUESTER_CODE="1234567890",
+        ZENGIN_REQUESTER_NAME="ﾗｲﾂ ﾚｼﾞﾔ-",
+        ZENGIN_BANK_CODE="0001",
+        ZENGIN_BRANCH_CODE="001",
+        ZENGIN_ACCOUNT_NUMBER="7654321",
     )
     env.pop("PYTEST_XDIST_WORKER", None)
     port = free_port()
