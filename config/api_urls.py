@@ -8,4 +8,5 @@ urlpatterns = [
     re_path(r"^$", ApiRootView.as_view(), name="api-root"),
     re_path(r"", include("licensing.api.urls")),
     re_path(r"", include("payouts.api.urls")),
+    re_path(r"", include("payouts.api.report_urls")),
 ]

@@ -66,14 +66,22 @@ def _lock(key: str) -> None:
 
 
 # creating ---------------------------------------------------------------------------------------------------------
+# A statement c carried into s: the same holder and currency, earlier, final, carried forward, not yet paid, and no
+# statement between them that was not carried forward (each statement carries only the payable of the one before it,
+# and only when that one was carried forward: payouts.engine._carried_in).
+CARRIED_INTO = """c.status = 'final' AND c.carried_out AND c.payout_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM payouts_statement m
+                               WHERE m.rights_holder_id = c.rights_holder_id AND m.currency = c.currency
+                                 AND m.period > c.period AND m.period < {s}.period AND NOT m.carried_out)"""
+
 # The final statements to pay: not carried forward, not held by another batch, with what was withheld from them and
-# from the statements carried into them (same holder and currency, carried forward, not yet paid, earlier).
+# from the statements carried into them.
 _CANDIDATES = """
 SELECT s.id, s.rights_holder_id, s.payable,
        s.withholding_tax + coalesce((
            SELECT sum(c.withholding_tax) FROM payouts_statement c
-            WHERE c.rights_holder_id = s.rights_holder_id AND c.currency = s.currency AND c.status = 'final'
-              AND c.carried_out AND c.payout_id IS NULL AND c.period < s.period), 0) AS withholding,
+            WHERE c.rights_holder_id = s.rights_holder_id AND c.currency = s.currency AND c.period < s.period
+              AND {carried_into_s}), 0) AS withholding,
        h.name, h.bank_code, h.branch_code, h.account_type, h.account_number, h.account_holder_kana
   FROM payouts_statement s
   JOIN licensing_rightsholder h ON h.id = s.rights_holder_id
@@ -81,7 +89,7 @@ SELECT s.id, s.rights_holder_id, s.payable,
    AND NOT EXISTS (SELECT 1 FROM payouts_payoutitem i
                     WHERE i.statement_id = s.id AND i.status IN ('included', 'paid'))
  ORDER BY h.name, s.rights_holder_id, s.period
-"""
+""".replace("{carried_into_s}", CARRIED_INTO.replace("{s}", "s"))
 
 
 def _blocked_reason(currency: str, row: tuple) -> str:
@@ -284,6 +292,16 @@ def transfer_list_csv(batch: PayoutBatch, items: list[PayoutItem]) -> bytes:
 
 
 # confirming -------------------------------------------------------------------------------------------------------
+# each item's statement, and the earlier statements carried into it, are paid by it
+_PAY_STATEMENTS = """
+UPDATE payouts_statement c SET status = 'paid', paid_at = %(now)s, payout_id = i.id
+  FROM payouts_payoutitem i JOIN payouts_statement p ON p.id = i.statement_id
+ WHERE i.id = ANY(%(ids)s) AND c.payout_id IS NULL
+   AND (c.id = p.id OR (c.rights_holder_id = p.rights_holder_id AND c.currency = p.currency AND c.period < p.period
+                        AND {carried_into_p}))
+""".replace("{carried_into_p}", CARRIED_INTO.replace("{s}", "p"))
+
+
 def _payment_key(item_id) -> str:
     return f"payouts:payout:{item_id}"
 
@@ -321,14 +339,7 @@ def payout_batch_confirm(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
         with connection.cursor() as cursor:
             # each item's statement, and the earlier statements carried into it, are paid by it
             cursor.execute(
-                """
-                UPDATE payouts_statement s SET status = 'paid', paid_at = %(now)s, payout_id = i.id
-                  FROM payouts_payoutitem i JOIN payouts_statement p ON p.id = i.statement_id
-                 WHERE i.id = ANY(%(ids)s) AND s.payout_id IS NULL
-                   AND (s.id = p.id
-                        OR (s.rights_holder_id = p.rights_holder_id AND s.currency = p.currency
-                            AND s.status = 'final' AND s.carried_out AND s.period < p.period))
-                """,
+                _PAY_STATEMENTS,
                 {"now": now, "ids": ids},
             )
         batch.status = BatchStatus.CONFIRMED

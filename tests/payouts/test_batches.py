@@ -407,3 +407,42 @@ def test_in_the_admin_staff_only_read_batches_and_a_holder_sees_its_own_transfer
     assert "2,353" in listing or "2353" in listing
     assert "1,015" not in listing  # C's transfer
     assert client.get("/admin/payouts/payoutbatch/").status_code == 403
+
+
+def test_a_transfer_pays_the_statements_carried_into_it_and_no_earlier_ones(world):
+    """X: July and August carried forward, September due: one transfer pays all three, with their withholding.
+    Y (minimum 0): July's negative payable carried into August, whose payable 0 is neither carried nor paid; September
+    is due on its own: its transfer must not sweep July in (its amount went into August's, not September's)."""
+    from tests.licensing.factories import RightsHolderFactory
+
+    holders = {name: RightsHolderFactory(name=name, kind="individual") for name in "XY"}
+    for holder in holders.values():
+        bank(holder, f"ﾃｽﾄ {holder.name}")
+    owner = run(OCTOBER)
+    now = timezone.now()
+
+    def statement(holder, month, net, withholding, carried_forward, carried_out):
+        payable = net - withholding + carried_forward
+        return Statement.objects.create(
+            run=owner, rights_holder=holders[holder], period=dt.date(2026, month, 1), currency="JPY", status="final",
+            gross=net, net_royalties=net, withholding_tax=withholding, carried_forward=carried_forward,
+            payable=payable, carried_out=carried_out, finalized_at=now,
+        )  # fmt: skip
+
+    x7 = statement("X", 7, 307, 7, 0, True)  # 300 carried
+    x8 = statement("X", 8, 308, 8, 300, True)  # 600 carried
+    x9 = statement("X", 9, 509, 9, 600, False)  # 1,100 due
+    y7 = statement("Y", 7, -100, 0, 0, True)  # −100 carried
+    y8 = statement("Y", 8, 100, 0, -100, False)  # 0: nothing to pay
+    y9 = statement("Y", 9, 511, 11, 0, False)  # 500 due
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    items = {i.rights_holder.name: i for i in batch.items.select_related("rights_holder")}
+    assert (items["X"].amount, items["X"].withholding_tax) == (1100, 7 + 8 + 9)
+    assert (items["Y"].amount, items["Y"].withholding_tax) == (500, 11)
+    assert set(items) == {"X", "Y"}  # Y's August (payable 0) is no transfer
+    batches.payout_batch_export(batch=batch)
+    batches.payout_batch_confirm(batch=batch)
+    status = {s.pk: (s.status, s.payout_id) for s in Statement.objects.all()}
+    assert status[x7.pk] == status[x8.pk] == status[x9.pk] == ("paid", items["X"].pk)
+    assert status[y9.pk] == ("paid", items["Y"].pk)
+    assert status[y7.pk] == status[y8.pk] == ("final", None)
