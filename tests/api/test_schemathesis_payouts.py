@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from other test modules are redefined as parameters)
 """Fuzz the payout endpoints (issue 7) from the served schema with schemathesis, in-process over WSGI, as a finance
-user: creating, reading, exporting, confirming and cancelling batches, listing and returning transfers. Whatever the
+user: creating, reading, exporting, confirming and cancelling batches, listing and returning transfers, and the
+finance reports. Whatever the
 input: no 5xx, and a status, content type and body that the schema documents. See test_schemathesis.py for the
 machinery and why some checks are off."""
 
@@ -40,8 +41,20 @@ OPERATIONS = [
     "payouts_list",
     "payouts_return",
 ]
+REPORTS = [
+    "ledger_trial_balance",
+    "ledger_trial_balance_csv",
+    "reports_reconciliation",
+    "reports_reconciliation_csv",
+    "reports_withholding",
+    "reports_withholding_csv",
+    "reports_payment_summary",
+    "reports_payment_summary_csv",
+]
 # negative cases only where a body can be invalid (a path id is any string without "/")
-FUZZ = [(op, POSITIVE) for op in OPERATIONS] + [("payout_batches_create", NEGATIVE), ("payouts_return", NEGATIVE)]
+FUZZ = [(op, POSITIVE) for op in OPERATIONS + REPORTS] + [
+    (op, NEGATIVE) for op in ["payout_batches_create", "payouts_return", *REPORTS]
+]
 
 
 @pytest.fixture
@@ -108,7 +121,7 @@ def test_fuzzed_payout_requests_get_documented_answers(api_schema, payout_world,
     fuzz()
 
 
-@pytest.mark.parametrize("operation_id", OPERATIONS)
+@pytest.mark.parametrize("operation_id", OPERATIONS + REPORTS)
 def test_boundary_payout_requests_get_documented_answers(api_schema, auth, operation_id):
     operation = api_schema.find_operation_by_id(operation_id)
     cases = list(
