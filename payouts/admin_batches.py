@@ -4,6 +4,8 @@ payouts.batches, which keeps the audit history (PayoutEvent)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
@@ -16,7 +18,7 @@ from licensing.admin import access_of
 
 from . import batches
 from .admin import HolderScoped, RecordsAdmin, _money
-from .models import ItemStatus, PayoutBatch, PayoutEvent, PayoutItem
+from .models import BatchStatus, ItemStatus, PayoutBatch, PayoutEvent, PayoutItem
 
 
 def _finance(request, permission: str) -> bool:
@@ -44,7 +46,7 @@ class PayoutBatchForm(forms.ModelForm):
             return cleaned
         problems = batches.batch_input_problems(cleaned["currency"], cleaned["pay_date"])
         if problems:
-            raise forms.ValidationError(problems)
+            raise forms.ValidationError(problems)  # field → messages: each shown at its field
         if not batches.due_statements_exist(cleaned["currency"]):
             raise forms.ValidationError(
                 _("No final, unpaid statement in %(currency)s is due for payment.") % {"currency": cleaned["currency"]}
@@ -211,7 +213,26 @@ class PayoutBatchAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel (the file was not sent to the bank)"), permissions=["cancel"])
     def cancel(self, request, queryset):
-        self._each(request, queryset, batches.payout_batch_cancel, _("Batch %(batch)s is cancelled."))
+        exported = queryset.filter(status=BatchStatus.EXPORTED)
+        if not exported.exists():
+            self._each(request, queryset, batches.payout_batch_cancel, _("Batch %(batch)s is cancelled."))
+            return None
+        form = CancelForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            service = partial(batches.payout_batch_cancel, file_not_sent=form.cleaned_data["file_not_sent"],
+                              reason=form.cleaned_data["reason"])  # fmt: skip
+            self._each(request, queryset, service, _("Batch %(batch)s is cancelled."))
+            return None
+        return TemplateResponse(
+            request,
+            "admin/payouts/confirm_action.html",
+            {**self.admin_site.each_context(request), "title": _("Cancel exported payout batches"),
+             "intro": _("The transfer files of these batches were exported. Cancel them only if no file was sent to "
+                        "the bank: their statements go into the next batch, and a file the bank already has would "
+                        "pay them twice."),
+             "form": form, "objects": queryset, "opts": self.model._meta, "action": "cancel",
+             "submit": _("Cancel the batches"), "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+        )  # fmt: skip
 
     def _each(self, request, queryset, service, done) -> None:
         for batch in queryset.order_by("pay_date"):
@@ -221,6 +242,12 @@ class PayoutBatchAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{batch}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, done % {"batch": batch}, messages.SUCCESS)
+
+
+class CancelForm(forms.Form):
+    file_not_sent = forms.BooleanField(label=_("The file was not sent to the bank"), required=True)
+    reason = forms.CharField(label=_("Why the batch is cancelled"), max_length=batches.MAX_REASON,
+                             widget=forms.Textarea(attrs={"rows": 3}))  # fmt: skip
 
 
 class ReturnForm(forms.Form):
@@ -278,10 +305,12 @@ class PayoutItemAdmin(HolderScoped):
             return None
         return TemplateResponse(
             request,
-            "admin/payouts/return_transfer.html",
+            "admin/payouts/confirm_action.html",
             {**self.admin_site.each_context(request), "title": _("Record a transfer returned by the bank"),
-             "form": form, "items": queryset, "opts": self.model._meta,
-             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+             "intro": _("The payment of each transfer below is reversed in the ledger: the rights holder is owed the "
+                        "amount again and its statements are unpaid, ready for another batch."),
+             "form": form, "objects": queryset, "opts": self.model._meta, "action": "record_return",
+             "submit": _("Record the return"), "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
         )  # fmt: skip
 
 

@@ -48,10 +48,12 @@ class PayoutRefused(Exception):
 
 
 class PayoutInvalid(ValueError):
-    """Input or data that cannot be used, with every problem (API: 400 with the list; admin: each one shown)."""
+    """Input or data that cannot be used, with every problem (API: 400 naming each field; admin: each one shown).
+    `problems` is a list, or a dict field → list of messages for the input's fields."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
+    def __init__(self, problems: list[str] | dict[str, list[str]]):
+        self.by_field = dict(problems) if isinstance(problems, dict) else {"problems": list(problems)}
+        self.problems = [message for messages in self.by_field.values() for message in messages]
         super().__init__("; ".join(self.problems))
 
 
@@ -110,20 +112,20 @@ _NO_REQUESTER = zengin.Requester(code="0000000000", name="X", bank_code="0000", 
                                  branch_name="", account_type="ordinary", account_number="0000000")  # fmt: skip
 
 
-def batch_input_problems(currency, pay_date) -> list[str]:
-    """What is wrong with a batch's currency and pay date (the transfer date: today up to a year ahead)."""
-    problems = []
+def batch_input_problems(currency, pay_date) -> dict[str, list[str]]:
+    """What is wrong with a batch's currency and pay date (the transfer date: today up to a year ahead), by field."""
+    problems: dict[str, list[str]] = {}
     try:
         validate_currency(currency if isinstance(currency, str) else "")
     except MoneyError as exc:
-        problems.append(str(exc))
+        problems["currency"] = [str(exc)]
     today = timezone.localdate()
     if not isinstance(pay_date, dt.date):
-        problems.append(_("The pay date must be a date (YYYY-MM-DD)."))
+        problems["pay_date"] = [_("The pay date must be a date (YYYY-MM-DD).")]
     elif pay_date < today:
-        problems.append(_("The pay date %(date)s is in the past.") % {"date": pay_date.isoformat()})
+        problems["pay_date"] = [_("The pay date %(date)s is in the past.") % {"date": pay_date.isoformat()}]
     elif pay_date > today + dt.timedelta(days=366):
-        problems.append(_("The pay date %(date)s is more than a year ahead.") % {"date": pay_date.isoformat()})
+        problems["pay_date"] = [_("The pay date %(date)s is more than a year ahead.") % {"date": pay_date.isoformat()}]
     return problems
 
 
@@ -201,12 +203,8 @@ def _money(amount: int, currency: str) -> str:
 
 # exporting --------------------------------------------------------------------------------------------------------
 def _included(batch: PayoutBatch) -> list[PayoutItem]:
-    status = ItemStatus.PAID if batch.status == BatchStatus.CONFIRMED else ItemStatus.INCLUDED
-    return list(
-        batch.items.filter(status__in=[status, ItemStatus.RETURNED] if status == ItemStatus.PAID else [status])
-        .select_related("rights_holder", "statement")
-        .order_by("id")
-    )
+    return list(batch.items.filter(status=ItemStatus.INCLUDED).select_related("rights_holder", "statement")
+                .order_by("id"))  # fmt: skip
 
 
 def payees(batch: PayoutBatch, items: list[PayoutItem]) -> list[zengin.Payee]:
@@ -249,6 +247,8 @@ def payout_batch_export(*, batch: PayoutBatch, actor=None) -> tuple[str, str, by
         batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status == BatchStatus.CANCELLED:
             raise PayoutRefused(_("This batch is cancelled."))
+        if batch.status == BatchStatus.CONFIRMED:  # its file was used: another copy could be sent and paid again
+            raise PayoutRefused(_("This batch is confirmed as paid: its transfer file is not issued again."))
         problems = payout_batch_problems(batch)
         if problems:
             raise PayoutInvalid(problems)
@@ -318,6 +318,11 @@ def payout_batch_confirm(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
             raise PayoutRefused(_("This batch is cancelled."))
         if batch.status != BatchStatus.EXPORTED:
             raise PayoutRefused(_("Export the transfer file before confirming the batch."))
+        if batch.pay_date > timezone.localdate():
+            raise PayoutRefused(
+                _("The transfers are due on %(date)s: confirm them once the bank has made them.")
+                % {"date": batch.pay_date.isoformat()}
+            )
         items = list(batch.items.filter(status=ItemStatus.INCLUDED).order_by("id"))
         accounts = _Accounts()
         c = batch.currency
@@ -351,20 +356,40 @@ def payout_batch_confirm(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
     return batch
 
 
-def payout_batch_cancel(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
-    """A batch not confirmed is dropped and its statements released for another batch. Only if its file was never
-    sent to the bank: once the bank may have paid, confirm it and record returns instead."""
+def payout_batch_cancel(
+    *, batch: PayoutBatch, actor=None, file_not_sent: bool = False, reason: str = ""
+) -> PayoutBatch:
+    """A batch not confirmed is dropped and its statements released for another batch. Once its file was exported,
+    only with the word of the person cancelling that the file was not sent to the bank (`file_not_sent`) and why:
+    released statements go into the next batch, and a file the bank already has would pay them twice. Once the bank
+    may have paid, confirm the batch and record returned transfers instead."""
+    reason = reason.strip() if isinstance(reason, str) else ""
     with transaction.atomic():
         batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status == BatchStatus.CANCELLED:
             return batch
         if batch.status == BatchStatus.CONFIRMED:
             raise PayoutRefused(_("A confirmed batch cannot be cancelled: record returned transfers instead."))
+        if batch.status == BatchStatus.EXPORTED:
+            problems = {}
+            if file_not_sent is not True:
+                problems["file_not_sent"] = [
+                    _("This batch's file was exported: cancel it only if the file was not sent to the bank, and say "
+                      "so (file_not_sent).")
+                ]  # fmt: skip
+            if not reason:
+                problems["reason"] = [_("Say why an exported batch is cancelled.")]
+            elif len(reason) > MAX_REASON:
+                problems["reason"] = [_("The reason is longer than %(n)d characters.") % {"n": MAX_REASON}]
+            if problems:
+                raise PayoutInvalid(problems)
         batch.items.filter(status=ItemStatus.INCLUDED).update(status=ItemStatus.CANCELLED)
+        was_exported = batch.status == BatchStatus.EXPORTED
         batch.status = BatchStatus.CANCELLED
         batch.cancelled_at = timezone.now()
         batch.save(update_fields=["status", "cancelled_at"])
-        _event(batch, PayoutEventKind.CANCELLED, actor, transfers=batch.transfers)
+        _event(batch, PayoutEventKind.CANCELLED, actor, transfers=batch.transfers, exported=was_exported,
+               file_not_sent=was_exported, reason=reason)  # fmt: skip
     return batch
 
 
@@ -375,14 +400,16 @@ def payout_item_return(*, item: PayoutItem, reason: str, returned_on: dt.date | 
     (the holder is owed again, the withholding is accrued again) and its statements are unpaid, ready for another
     batch once the account is fixed. Recording the same return again changes nothing."""
     reason = (reason or "").strip() if isinstance(reason, str) else ""
-    problems = []
+    problems: dict[str, list[str]] = {}
     if not reason:
-        problems.append(_("Say why the bank returned the transfer."))
+        problems["reason"] = [_("Say why the bank returned the transfer.")]
     elif len(reason) > MAX_REASON:
-        problems.append(_("The reason is longer than %(n)d characters.") % {"n": MAX_REASON})
+        problems["reason"] = [_("The reason is longer than %(n)d characters.") % {"n": MAX_REASON}]
     returned_on = returned_on or timezone.localdate()
     if not isinstance(returned_on, dt.date):
-        problems.append(_("The return date must be a date (YYYY-MM-DD)."))
+        problems["returned_on"] = [_("The return date must be a date (YYYY-MM-DD).")]
+    elif returned_on > timezone.localdate():
+        problems["returned_on"] = [_("The return date %(date)s is in the future.") % {"date": returned_on.isoformat()}]
     if problems:
         raise PayoutInvalid(problems)
     with transaction.atomic():
@@ -392,7 +419,7 @@ def payout_item_return(*, item: PayoutItem, reason: str, returned_on: dt.date | 
         if item.status != ItemStatus.PAID:
             raise PayoutRefused(_("Only a paid transfer can be returned."))
         if returned_on < item.batch.pay_date:
-            raise PayoutInvalid([_("A transfer cannot come back before its pay date.")])
+            raise PayoutInvalid({"returned_on": [_("A transfer cannot come back before its pay date.")]})
         payment = JournalTransaction.objects.filter(idempotency_key=_payment_key(item.pk)).first()
         if payment is None:  # cannot happen through these services: the payment is posted with the status
             raise PayoutRefused(_("The payment of this transfer is not in the ledger."))

@@ -113,3 +113,12 @@ class PayoutBatchInput(serializers.Serializer):
 class PayoutReturnInput(serializers.Serializer):
     reason = serializers.CharField(max_length=500, help_text="Why the bank returned the transfer.")
     returned_on = serializers.DateField(required=False, help_text="The day the money came back (default: today).")
+
+
+class PayoutCancelInput(serializers.Serializer):
+    file_not_sent = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Required (true) once the file was exported: the file was not sent to the bank.",
+    )  # fmt: skip
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
+                                   help_text="Why the batch is cancelled (required once exported).")  # fmt: skip

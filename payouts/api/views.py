@@ -27,6 +27,7 @@ from .serializers import (
     InvoiceOutput,
     PayoutBatchInput,
     PayoutBatchOutput,
+    PayoutCancelInput,
     PayoutItemOutput,
     PayoutReturnInput,
     StatementOutput,
@@ -194,7 +195,7 @@ class PayoutBatchView(PayoutsView):
 
 def _refused(exc: Exception):
     if isinstance(exc, batches.PayoutInvalid):
-        return exceptions.ValidationError({"problems": exc.problems})
+        return exceptions.ValidationError(exc.by_field)
     return Conflict(str(exc))
 
 
@@ -233,10 +234,14 @@ class PayoutBatchActionView(PayoutBatchView):
 
     def post(self, request: Request, pk) -> Response:
         batch = self.batch(pk)
-        self.finance("confirm_payoutbatch" if self.action == "confirm" else "change_payoutbatch")
-        service = batches.payout_batch_confirm if self.action == "confirm" else batches.payout_batch_cancel
+        if self.action == "confirm":
+            self.finance("confirm_payoutbatch")
+            service, options = batches.payout_batch_confirm, {}
+        else:
+            self.finance("add_payoutbatch")
+            service, options = batches.payout_batch_cancel, self.parse(PayoutCancelInput)
         try:
-            batch = service(batch=batch, actor=request.user)
+            batch = service(batch=batch, actor=request.user, **options)
         except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
             raise _refused(exc) from None
         return Response(self.present(batch))
@@ -261,9 +266,10 @@ class PayoutBatchCancelView(PayoutBatchActionView):
 
     @extend_schema(
         operation_id="payout_batches_cancel",
-        request=None,
-        responses={200: PayoutBatchOutput, **problem_responses(401, 403, 404, 409)},
-        description="Finance: drop a batch that was not sent to the bank; its statements can be paid in another.",
+        request=PayoutCancelInput,
+        responses={200: PayoutBatchOutput, **problem_responses(400, 401, 403, 404, 409)},
+        description="Finance: drop a batch that was not sent to the bank; its statements can be paid in another. "
+        "Once its file was exported, only with `file_not_sent: true` and a reason (kept in the audit history).",
     )
     def post(self, request: Request, pk) -> Response:
         return super().post(request, pk)

@@ -34,7 +34,8 @@ REQUESTER = {"code": "1234567890", "name": "ｶ)ﾗｲﾂﾚｼﾞﾔ-", "bank_c
 
 
 def pay_day() -> dt.date:
-    return timezone.localdate() + dt.timedelta(days=3)
+    """Today: a batch is confirmed once its pay date has come."""
+    return timezone.localdate()
 
 
 @pytest.fixture(autouse=True)
@@ -446,3 +447,73 @@ def test_a_transfer_pays_the_statements_carried_into_it_and_no_earlier_ones(worl
     assert status[x7.pk] == status[x8.pk] == status[x9.pk] == ("paid", items["X"].pk)
     assert status[y9.pk] == ("paid", items["Y"].pk)
     assert status[y7.pk] == status[y8.pk] == ("final", None)
+
+
+def test_an_exported_batch_is_cancelled_only_with_the_word_that_its_file_was_not_sent(world, two_final_months, finance):
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    assert finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin").status_code == 200
+    refused = finance.post(f"/api/v1/payout-batches/{batch.pk}/cancel", {}, format="json")
+    assert refused.status_code == 400
+    assert {e["field"] for e in refused.json()["errors"]} == {"file_not_sent", "reason"}
+    assert PayoutBatch.objects.get(pk=batch.pk).status == "exported"
+    with pytest.raises(batches.PayoutRefused):  # its statements are still held: no second batch pays them
+        batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    body = {"file_not_sent": True, "reason": "金額訂正のため再作成"}
+    assert finance.post(f"/api/v1/payout-batches/{batch.pk}/cancel", body, format="json").status_code == 200
+    event = PayoutEvent.objects.get(batch=batch, kind="cancelled")
+    assert (event.detail["file_not_sent"], event.detail["reason"], event.actor.username) == (
+        True, "金額訂正のため再作成", "finance")  # fmt: skip
+    assert batches.payout_batch_create(currency="JPY", pay_date=pay_day()).transfers == 3
+
+
+def test_dates_and_states_that_would_misstate_a_payment_are_refused(world, two_final_months, finance):
+    ahead = pay_day() + dt.timedelta(days=5)
+    early = batches.payout_batch_create(currency="JPY", pay_date=ahead)
+    assert finance.get(f"/api/v1/payout-batches/{early.pk}/zengin").status_code == 200
+    not_yet = finance.post(f"/api/v1/payout-batches/{early.pk}/confirm")
+    assert not_yet.status_code == 409  # the bank has not made the transfers yet
+    assert ahead.isoformat() in not_yet.json()["detail"]
+    assert not JournalTransaction.objects.filter(cause_type="payout").exists()
+    batches.payout_batch_cancel(batch=early, file_not_sent=True, reason="日付の誤り")
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    batches.payout_batch_export(batch=batch)
+    batches.payout_batch_confirm(batch=batch)
+    again = finance.get(f"/api/v1/payout-batches/{batch.pk}/zengin")
+    assert again.status_code == 409  # a paid batch's file is never issued again
+    item = batch.items.filter(status="paid").first()
+    future = {"reason": "口座なし", "returned_on": (pay_day() + dt.timedelta(days=1)).isoformat()}
+    response = finance.post(f"/api/v1/payouts/{item.pk}/return", future, format="json")
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["returned_on"]
+    bad = finance.post("/api/v1/payout-batches", {"pay_date": pay_day().isoformat(), "currency": "usd"},
+                       format="json")  # fmt: skip
+    assert [e["field"] for e in bad.json()["errors"]] == ["currency"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_confirmations_post_each_payment_once(world, two_final_months):
+    """Four requests confirm the same batch at the same moment: one posts, the others find it confirmed."""
+    import threading
+
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    batches.payout_batch_export(batch=batch)
+    barrier, errors = threading.Barrier(4), []
+
+    def confirm():
+        try:
+            barrier.wait()
+            batches.payout_batch_confirm(batch=PayoutBatch.objects.get(pk=batch.pk))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert JournalTransaction.objects.filter(cause_type="payout").count() == 3
+    assert PayoutEvent.objects.filter(batch=batch, kind="confirmed").count() == 1
+    assert verify_ledger().sound

@@ -281,7 +281,12 @@ def bank(holder, kana: str, number: str) -> None:
     holder.save()
 
 
+CLOCK = [dt.date(2026, 11, 20)]  # "today" in the `paid` fixture
+
+
 def pay(pay_date: dt.date):
+    """A batch made, exported and confirmed on its pay date (confirmed once the bank has made the transfers)."""
+    CLOCK[0] = pay_date
     batch = batches.payout_batch_create(currency="JPY", pay_date=pay_date)
     batches.payout_batch_export(batch=batch)
     return batches.payout_batch_confirm(batch=batch)
@@ -289,7 +294,7 @@ def pay(pay_date: dt.date):
 
 @pytest.fixture
 def paid(world, settings, monkeypatch):  # noqa: F811
-    """Today is 2026-11-20 (batches are paid on a date not in the past).
+    """Today is 2026-11-20, then each pay date in turn (a batch is made and confirmed on its pay date).
     - 2026-11-25: A's October (2,353, 267 withheld) and B's (1,729; consumption tax 157) paid. C's 835 is carried.
     - November: 100 training units × 12.5 = 1,250, commission 125 (62.5 / 37.5 / 25: the unit left goes to the
       larger share, A): A 625 − 63 = 562, withheld floor(57.38) = 57, payable 505; B 375 − 37 = 338, consumption
@@ -298,9 +303,10 @@ def paid(world, settings, monkeypatch):  # noqa: F811
     - 2026-12-25: A 505 (57), B 371, C 1,015 (45 + 214 = 259) paid; A's comes back on 2026-12-28 (its 57 with it)
       and is paid again that day."""
     real = timezone.localdate
+    CLOCK[0] = dt.date(2026, 11, 20)
 
     def today(value=None, timezone=None):
-        return dt.date(2026, 11, 20) if value is None else real(value, timezone)
+        return CLOCK[0] if value is None else real(value, timezone)
 
     monkeypatch.setattr(timezone, "localdate", today)
     settings.ZENGIN_REQUESTER = dict(REQUESTER)
@@ -315,6 +321,7 @@ def paid(world, settings, monkeypatch):  # noqa: F811
     finalize(NOVEMBER)
     december = pay(dt.date(2026, 12, 25))
     returned = december.items.get(rights_holder=world["a"])
+    CLOCK[0] = dt.date(2026, 12, 28)
     batches.payout_item_return(item=returned, reason="口座解約", returned_on=dt.date(2026, 12, 28))
     again = pay(dt.date(2026, 12, 28))
     assert [(i.amount, i.withholding_tax) for i in again.items.all()] == [(505, 57)]
