@@ -12,10 +12,8 @@ posts nothing twice, and leaves an append-only PayoutEvent (the audit history).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -28,6 +26,7 @@ from ledger.services import journal_post_bulk, journal_reverse
 from licensing.choices import AccountType
 
 from . import zengin
+from .documents import _csv as documents_csv
 from .models import (
     BatchStatus,
     ItemStatus,
@@ -276,19 +275,17 @@ def payout_batch_export(*, batch: PayoutBatch, actor=None) -> tuple[str, str, by
 
 def transfer_list_csv(batch: PayoutBatch, items: list[PayoutItem]) -> bytes:
     """Transfers in a currency other than JPY, for the bank's own upload or a person: UTF-8 with a BOM."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_("Reference"), _("Rights holder"), _("Account holder"), _("Bank code"), _("Branch code"),
-                     _("Account type"), _("Account number"), _("Amount"), _("Currency"), _("Pay date"),
-                     _("Statement"), _("Period")])  # fmt: skip
+    rows = [[_("Reference"), _("Rights holder"), _("Account holder"), _("Bank code"), _("Branch code"),
+             _("Account type"), _("Account number"), _("Amount"), _("Currency"), _("Pay date"), _("Statement"),
+             _("Period")]]  # fmt: skip
     for item in items:
         kind = AccountType(item.account_type).label if item.account_type in AccountType.values else item.account_type
-        writer.writerow([item.pk, item.rights_holder.name, item.account_holder_kana, item.bank_code, item.branch_code,
-                         kind, item.account_number, _money(item.amount, item.currency), item.currency,
-                         batch.pay_date.isoformat(), item.statement_id, f"{item.statement.period:%Y-%m}"])  # fmt: skip
-    writer.writerow([_("Total"), "", "", "", "", "", "", _money(sum(i.amount for i in items), batch.currency),
-                     batch.currency, "", "", ""])  # fmt: skip
-    return buffer.getvalue().encode("utf-8-sig")
+        rows.append([item.pk, item.rights_holder.name, item.account_holder_kana, item.bank_code, item.branch_code,
+                     kind, item.account_number, _money(item.amount, item.currency), item.currency,
+                     batch.pay_date.isoformat(), item.statement_id, f"{item.statement.period:%Y-%m}"])  # fmt: skip
+    rows.append([_("Total"), "", "", "", "", "", "", _money(sum(i.amount for i in items), batch.currency),
+                 batch.currency, "", "", ""])  # fmt: skip
+    return documents_csv(rows)
 
 
 # confirming -------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -65,9 +66,20 @@ def _basis(line: StatementLine | InvoiceLine) -> str:
     return f"{label} ({_period(adjusted)})" if adjusted else label
 
 
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first: a name a rights holder typed) is
+    written with a leading apostrophe; numbers, negative amounts included, stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
 def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    csv.writer(buffer).writerows([_cell(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 

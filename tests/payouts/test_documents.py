@@ -177,3 +177,11 @@ def test_invoice_pdf_shows_the_period_and_amount_due(invoice):
     assert pdf.startswith(b"%PDF")
     for text in ("Invoice", "AGR-USD", "2026-10", "1,000", "123.45", "50.00", "73.45"):
         assert in_pdf(text, pdf), text
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted_numbers_stay():
+    from payouts.documents import _csv
+
+    text = _csv([["=HYPERLINK(\"http://x\")", "+1+1", "@SUM(A1)", "-5", "-12.50", "-x", "株式会社", 7]])
+    row = text.decode("utf-8-sig").strip()
+    assert row == "\"'=HYPERLINK(\"\"http://x\"\")\",'+1+1,'@SUM(A1),-5,-12.50,'-x,株式会社,7"
