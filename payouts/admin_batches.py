@@ -10,7 +10,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ledger.money import MoneyError, validate_currency
@@ -64,8 +66,12 @@ class PayoutItemInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["status", "id"]
 
+    verbose_name_plural = _("blocked and returned transfers")
+
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("rights_holder", "statement")
+        # the ones needing attention: a batch has up to tens of thousands of transfers, listed under Payout items
+        return (super().get_queryset(request).filter(status__in=[ItemStatus.BLOCKED, ItemStatus.RETURNED])
+                .select_related("rights_holder", "statement"))  # fmt: skip
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -116,7 +122,7 @@ class PayoutBatchAdmin(admin.ModelAdmin):
     list_display = ["pay_date", "currency", "status", "transfers", "total_label", "blocked", "created_by",
                     "exported_at", "confirmed_at"]  # fmt: skip
     list_filter = ["status", "currency", "pay_date"]
-    readonly_fields = ["pay_date", "currency", "status", "transfers", "total_label", "blocked", "created_by",
+    readonly_fields = ["pay_date", "currency", "status", "transfers_link", "total_label", "blocked", "created_by",
                        "created_at", "exported_at", "confirmed_at", "cancelled_at"]  # fmt: skip
     inlines = [PayoutItemInline, PayoutEventInline]
     actions = ["download_file", "confirm", "cancel"]
@@ -157,6 +163,11 @@ class PayoutBatchAdmin(admin.ModelAdmin):
     @admin.display(description=_("total"), ordering="total")
     def total_label(self, obj) -> str:
         return _money(obj.total, obj.currency)
+
+    @admin.display(description=_("transfers"))
+    def transfers_link(self, obj) -> str:
+        url = reverse("admin:payouts_payoutitem_changelist")
+        return format_html('<a href="{}?batch__id__exact={}">{}</a>', url, obj.pk, obj.transfers)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -272,6 +283,9 @@ class PayoutItemAdmin(HolderScoped):
 
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(status=ItemStatus.CANCELLED)
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        return lookup == "batch__id__exact" or super().lookup_allowed(lookup, value, request)
 
     def has_return_permission(self, request) -> bool:
         return _finance(request, "confirm_payoutbatch")

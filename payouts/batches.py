@@ -323,6 +323,8 @@ def payout_batch_confirm(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
         items = list(batch.items.filter(status=ItemStatus.INCLUDED).order_by("id"))
         accounts = _Accounts()
         c = batch.currency
+        accounts.prefetch(AccountPurpose.RIGHTS_HOLDER_PAYABLE, c, OwnerType.RIGHTS_HOLDER,
+                          [item.rights_holder_id for item in items])  # fmt: skip
         entries = []
         for item in items:
             legs = [

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from ledger.choices import AccountPurpose, OwnerType
 from ledger.money import Money
-from ledger.services import Entry, account_get_or_create, journal_post_bulk
+from ledger.services import Entry, account_get_or_create, accounts_get_or_create_bulk, journal_post_bulk
 from licensing.models import PeriodStatus, ReportingPeriod, UsageReport
 
 from .engine import RunRefused, last_day, usage_mark
@@ -45,6 +45,9 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         statements = list(Statement.objects.filter(run=run, status=StatementStatus.DRAFT))
         invoices = list(Invoice.objects.filter(run=run, status=StatementStatus.DRAFT))
         accounts = _Accounts()
+        for currency in {s.currency for s in statements}:
+            accounts.prefetch(AccountPurpose.RIGHTS_HOLDER_PAYABLE, currency, OwnerType.RIGHTS_HOLDER,
+                              [s.rights_holder_id for s in statements if s.currency == currency])  # fmt: skip
         effective = last_day(run.period)
         entries = [e for e in (_statement_entry(s, accounts, effective) for s in statements) if e is not None]
         entries += [e for e in (_invoice_entry(i, accounts, effective) for i in invoices) if e is not None]
@@ -91,6 +94,13 @@ class _Accounts:
 
     def __init__(self) -> None:
         self.cache: dict[tuple, object] = {}
+
+    def prefetch(self, purpose: str, currency: str, owner_type: str, owner_ids) -> None:
+        """The accounts of many owners for a purpose, found or created together (ledger.services)."""
+        found = accounts_get_or_create_bulk(purpose=purpose, currency=currency, owner_type=owner_type,
+                                            owner_ids=owner_ids)  # fmt: skip
+        for owner_id, account in found.items():
+            self.cache[(purpose, currency, owner_type, owner_id)] = account
 
     def __call__(self, purpose: str, currency: str, owner_type: str = OwnerType.PLATFORM, owner_id=None):
         key = (purpose, currency, owner_type, owner_id)

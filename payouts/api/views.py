@@ -21,7 +21,7 @@ from licensing.api.views import LicensingView
 
 from .. import batches, selectors, services
 from ..engine import RunRefused
-from ..models import PayoutBatch, PayoutItem
+from ..models import ItemStatus, PayoutBatch, PayoutItem
 from . import presenters
 from .serializers import (
     InvoiceOutput,
@@ -333,12 +333,25 @@ class PayoutBatchTransferListView(PayoutBatchFileView):
 class PayoutItemsView(PayoutsView):
     @extend_schema(
         operation_id="payouts_list",
+        parameters=[
+            OpenApiParameter("batch", uuid.UUID, description="Only this batch's transfers."),
+            OpenApiParameter("status", str, enum=ItemStatus.values, description="Only transfers in this status."),
+        ],
         responses={200: PayoutItemOutput(many=True), **READ},
         description="Transfers to rights holders (a rights holder sees its own, blocked ones with the reason).",
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.payout_item_list(access=self.access)
         self.require(self.access.is_staff or self.access.is_holder)
+        qs = selectors.payout_item_list(access=self.access)
+        if request.query_params.get("batch"):
+            try:
+                qs = qs.filter(batch_id=uuid.UUID(request.query_params["batch"]))
+            except ValueError:
+                raise exceptions.ValidationError({"batch": [_("Not a payout batch id.")]}) from None
+        if request.query_params.get("status"):
+            if request.query_params["status"] not in ItemStatus.values:
+                raise exceptions.ValidationError({"status": [_("Not a transfer status.")]})
+            qs = qs.filter(status=request.query_params["status"])
         return self.page(qs, lambda rows: [presenters.payout_item(i) for i in rows])
 
 

@@ -10,7 +10,7 @@ from ledger.exceptions import IdempotencyConflict, LedgerError
 from ledger.models import GENESIS_HASH, ChainHead, JournalTransaction, Posting
 from ledger.money import Money
 from ledger.selectors import account_balance
-from ledger.services import Entry, journal_post, journal_post_bulk, journal_reverse
+from ledger.services import Entry, account_get_or_create, journal_post, journal_post_bulk, journal_reverse
 from ledger.verification import verify_ledger
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +172,22 @@ def test_concurrent_posting_keeps_one_unbroken_chain_and_one_transaction_per_key
     report = verify_ledger()
     assert report.sound, report.problems
     connection.close()
+
+
+def test_accounts_in_bulk_are_the_accounts_one_at_a_time_would_give():
+    import uuid
+
+    from ledger.services import accounts_get_or_create_bulk
+
+    owners = [uuid.uuid4() for _ in range(3)]
+    first = account_get_or_create(purpose="rights_holder_payable", currency="JPY", owner_type="rights_holder",
+                                  owner_id=owners[0])  # fmt: skip
+    found = accounts_get_or_create_bulk(purpose="rights_holder_payable", currency="JPY", owner_type="rights_holder",
+                                        owner_ids=owners)  # fmt: skip
+    assert found[owners[0]].pk == first.pk
+    for owner in owners[1:]:
+        one = account_get_or_create(purpose="rights_holder_payable", currency="JPY", owner_type="rights_holder",
+                                    owner_id=owner)  # fmt: skip
+        assert (one.pk, one.code, one.kind, one.name) == (found[owner].pk, found[owner].code, found[owner].kind,
+                                                          found[owner].name)  # fmt: skip
+    assert found[owners[1]].code == f"rights_holder:{owners[1]}:rights_holder_payable:JPY"

@@ -261,6 +261,9 @@ def test_ten_thousand_payees_make_two_files_in_a_zip(finance):
     amounts = sorted(int(d["amount"]) for f in files for d in f["data"])
     assert amounts == list(range(1, 10001))
     assert sum(int(f["trailer"]["total"]) for f in files) == 10000 * 10001 // 2
+    assert finance.post(f"/api/v1/payout-batches/{batch.pk}/confirm").status_code == 200
+    assert JournalTransaction.objects.filter(cause_type="payout").count() == 10000
+    assert Statement.objects.filter(status="paid").count() == 10000
 
 
 def test_a_statement_is_in_at_most_one_open_batch_and_items_are_guarded_by_postgresql(
@@ -319,6 +322,10 @@ def test_only_finance_creates_exports_and_confirms(world, two_final_months, staf
     mine = holder.get("/api/v1/payouts").json()["results"]
     assert {i["rights_holder"] for i in mine} == {str(world["a"].pk)}
     assert len(mine) == 2
+    blocked = finance.get(f"/api/v1/payouts?batch={created['id']}&status=blocked").json()["results"]
+    assert {i["rights_holder"] for i in blocked} == {str(world["b"].pk)}
+    assert finance.get("/api/v1/payouts?batch=nope").status_code == 400
+    assert finance.get("/api/v1/payouts?status=lost").status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -372,6 +379,9 @@ def test_finance_pays_from_the_admin_and_records_a_return(world, two_final_month
     assert (batch.transfers, batch.blocked) == (3, 2)
     page = client.get(f"/admin/payouts/payoutbatch/{batch.pk}/change/").content.decode()
     assert "No bank account" in page  # the blocked holders, with the reason
+    transfers = client.get(f"/admin/payouts/payoutitem/?batch__id__exact={batch.pk}")
+    assert transfers.status_code == 200
+    assert "2,353" in transfers.content.decode()
     changelist = "/admin/payouts/payoutbatch/"
     file = client.post(changelist, {"action": "download_file", "_selected_action": [batch.pk]})
     assert file.status_code == 200

@@ -182,6 +182,6 @@ def test_invoice_pdf_shows_the_period_and_amount_due(invoice):
 def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted_numbers_stay():
     from payouts.documents import _csv
 
-    text = _csv([["=HYPERLINK(\"http://x\")", "+1+1", "@SUM(A1)", "-5", "-12.50", "-x", "株式会社", 7]])
+    text = _csv([['=HYPERLINK("http://x")', "+1+1", "@SUM(A1)", "-5", "-12.50", "-x", "株式会社", 7]])
     row = text.decode("utf-8-sig").strip()
-    assert row == "\"'=HYPERLINK(\"\"http://x\"\")\",'+1+1,'@SUM(A1),-5,-12.50,'-x,株式会社,7"
+    assert row == '"\'=HYPERLINK(""http://x"")",\'+1+1,\'@SUM(A1),-5,-12.50,\'-x,株式会社,7'
