@@ -203,7 +203,7 @@ def _money(amount: int, currency: str) -> str:
 # exporting --------------------------------------------------------------------------------------------------------
 def _included(batch: PayoutBatch) -> list[PayoutItem]:
     return list(batch.items.filter(status=ItemStatus.INCLUDED).select_related("rights_holder", "statement")
-                .order_by("id"))  # fmt: skip
+                .order_by("rights_holder__name", "rights_holder_id", "statement__period"))  # fmt: skip
 
 
 def payees(batch: PayoutBatch, items: list[PayoutItem]) -> list[zengin.Payee]:
@@ -218,7 +218,6 @@ def payees(batch: PayoutBatch, items: list[PayoutItem]) -> list[zengin.Payee]:
             account_number=item.account_number,
             name=item.account_holder_kana,
             amount=item.amount,
-            customer_code_1=str(item.pk),
         )
         for item in items
     ]
@@ -320,7 +319,7 @@ def payout_batch_confirm(*, batch: PayoutBatch, actor=None) -> PayoutBatch:
                 _("The transfers are due on %(date)s: confirm them once the bank has made them.")
                 % {"date": batch.pay_date.isoformat()}
             )
-        items = list(batch.items.filter(status=ItemStatus.INCLUDED).order_by("id"))
+        items = list(batch.items.filter(status=ItemStatus.INCLUDED).order_by("rights_holder_id", "statement__period"))
         accounts = _Accounts()
         c = batch.currency
         accounts.prefetch(AccountPurpose.RIGHTS_HOLDER_PAYABLE, c, OwnerType.RIGHTS_HOLDER,

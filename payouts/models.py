@@ -399,7 +399,7 @@ class PayoutItem(models.Model):
     """One statement in a batch: a transfer to its rights holder (the bank account as it was when the batch was
     made), or a blocked one with the reason. PostgreSQL keeps a statement in at most one open batch."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items", verbose_name=_("batch"))
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="payout_items",
                                   verbose_name=_("statement"))  # fmt: skip
@@ -426,7 +426,7 @@ class PayoutItem(models.Model):
     class Meta:
         verbose_name = _("payout item")
         verbose_name_plural = _("payout items")
-        ordering = ["batch", "id"]
+        ordering = ["batch", "rights_holder", "statement__period"]
         constraints = [
             # RULES.md: a statement is paid once. Held while its batch is open or paid; a blocked, cancelled or
             # returned item releases it for another batch.

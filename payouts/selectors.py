@@ -43,13 +43,17 @@ def payout_batch_list() -> QuerySet[PayoutBatch]:
 
 
 def payout_items(batch: PayoutBatch) -> QuerySet[PayoutItem]:
-    return batch.items.select_related("statement").order_by("id")
+    return batch.items.select_related("statement").order_by("status", "rights_holder_id", "statement__period", "id")
 
 
 def payout_item_list(*, access: Access) -> QuerySet[PayoutItem]:
     """Staff: every transfer; a rights holder's user: its holders' own (blocked ones too, with the reason, so that
     it can fix its bank account); a licensee: none."""
-    qs = PayoutItem.objects.select_related("statement", "batch").exclude(status="cancelled").order_by("-id")
+    qs = (
+        PayoutItem.objects.select_related("statement", "batch")
+        .exclude(status="cancelled")
+        .order_by("-batch__created_at", "rights_holder_id", "statement__period", "id")
+    )
     if access.is_staff:
         return qs
     return qs.filter(rights_holder_id__in=access.holder_ids)

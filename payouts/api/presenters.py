@@ -59,7 +59,7 @@ def invoices(rows) -> list[dict]:
 def payout_item(item) -> dict:
     c = item.currency
     return {
-        "id": item.pk, "statement": str(item.statement_id), "rights_holder": str(item.rights_holder_id),
+        "id": str(item.pk), "statement": str(item.statement_id), "rights_holder": str(item.rights_holder_id),
         "period": item.statement.period.strftime("%Y-%m"), "status": item.status, "amount": money(item.amount, c),
         "withholding_tax": money(item.withholding_tax, c), "blocked_reason": item.blocked_reason or None,
         "paid_at": item.paid_at, "returned_on": item.returned_on, "returned_reason": item.returned_reason or None,

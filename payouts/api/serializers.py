@@ -77,7 +77,7 @@ class InvoiceOutput(serializers.Serializer):
 
 
 class PayoutItemOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField()
     statement = serializers.UUIDField()
     rights_holder = serializers.UUIDField()
     period = serializers.CharField(help_text="YYYY-MM")

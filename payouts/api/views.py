@@ -366,7 +366,7 @@ class PayoutItemReturnView(PayoutBatchView):
     def post(self, request: Request, pk) -> Response:
         self.staff_only()
         try:
-            item = PayoutItem.objects.select_related("statement").get(pk=int(str(pk)))
+            item = PayoutItem.objects.select_related("statement").get(pk=uuid.UUID(str(pk)))
         except (ValueError, PayoutItem.DoesNotExist):
             raise Http404 from None
         self.finance("confirm_payoutbatch")

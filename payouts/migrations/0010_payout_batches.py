@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='PayoutItem',
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('currency', models.CharField(max_length=3, verbose_name='currency')),
                 ('status', models.CharField(choices=[('included', 'Included'), ('blocked', 'Blocked'), ('paid', 'Paid'), ('returned', 'Returned'), ('cancelled', 'Cancelled')], default='included', max_length=10, verbose_name='status')),
                 ('amount', models.BigIntegerField(help_text="Minor units: the statement's payable, transferred.", verbose_name='amount')),
@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'payout item',
                 'verbose_name_plural': 'payout items',
-                'ordering': ['batch', 'id'],
+                'ordering': ['batch', 'rights_holder', 'statement__period'],
             },
         ),
         migrations.CreateModel(
