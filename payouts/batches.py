@@ -134,13 +134,39 @@ def due_statements_exist(currency: str) -> bool:
         return cursor.fetchone()[0]
 
 
-def payout_batch_create(*, currency: str, pay_date: dt.date, created_by=None) -> PayoutBatch:
+class IdempotencyConflict(PayoutRefused):
+    """The Idempotency-Key was used for another request."""
+
+
+def _replay(key: str, digest: str) -> PayoutBatch | None:
+    earlier = PayoutBatch.objects.filter(idempotency_key=key).first()
+    if earlier is not None and earlier.request_digest != digest:
+        raise IdempotencyConflict(_("This Idempotency-Key was already used for a different payout batch."))
+    return earlier
+
+
+def payout_batch_create(*, currency: str, pay_date: dt.date, created_by=None,
+                        idempotency_key: str | None = None) -> PayoutBatch:  # fmt: skip
     """A batch of the currency's final, unpaid statements that are due (not carried forward below the minimum
     payout), each with its holder's bank account as it is now; a holder without a usable account is listed as
-    blocked with the reason. PayoutInvalid for bad input, PayoutRefused when there is nothing to pay."""
-    problems = batch_input_problems(currency, pay_date)
-    if problems:
-        raise PayoutInvalid(problems)
+    blocked with the reason. PayoutInvalid for bad input, PayoutRefused when there is nothing to pay.
+
+    With an `idempotency_key`, the same request again (a retry after a lost answer) returns the batch it created,
+    whatever happened since; the same key with another currency or pay date is IdempotencyConflict."""
+    digest = hashlib.sha256(f"{currency}|{pay_date}".encode()).hexdigest()
+    with transaction.atomic():
+        if idempotency_key is not None:  # first: a retry the next day is the original answer, not "in the past"
+            _lock(f"payouts:batch-key:{idempotency_key}")  # retries at once: one creates, the others replay it
+            earlier = _replay(idempotency_key, digest)
+            if earlier is not None:
+                return earlier
+        problems = batch_input_problems(currency, pay_date)
+        if problems:
+            raise PayoutInvalid(problems)
+        return _create(currency, pay_date, created_by, idempotency_key, digest)
+
+
+def _create(currency: str, pay_date: dt.date, created_by, idempotency_key: str | None, digest: str) -> PayoutBatch:
     try:
         with transaction.atomic():
             _lock(f"payouts:batch:{currency}")  # two creations at once: the second sees what the first took
@@ -157,7 +183,8 @@ def payout_batch_create(*, currency: str, pay_date: dt.date, created_by=None) ->
                     _("Nothing to transfer: every statement due in %(currency)s is blocked. %(reasons)s")
                     % {"currency": currency, "reasons": " ".join(dict.fromkeys(reasons))}
                 )
-            batch = PayoutBatch.objects.create(currency=currency, pay_date=pay_date, created_by=_user(created_by))
+            batch = PayoutBatch.objects.create(currency=currency, pay_date=pay_date, created_by=_user(created_by),
+                                               idempotency_key=idempotency_key, request_digest=digest)  # fmt: skip
             items = []
             for row, reason in zip(rows, reasons, strict=True):
                 statement_id, holder_id, payable, withholding, _name, bank, branch, kind, number, kana = row

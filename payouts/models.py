@@ -342,6 +342,11 @@ class PayoutBatch(models.Model):
     transfers = models.PositiveIntegerField(_("transfers"), default=0)
     total = models.BigIntegerField(_("total"), default=0, help_text=_("Minor units: the sum of the transfers."))
     blocked = models.PositiveIntegerField(_("blocked"), default=0)
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=200, null=True, blank=True, unique=True,
+        help_text=_("The Idempotency-Key of the request that created it: the same request again returns this batch."),
+    )  # fmt: skip
+    request_digest = models.CharField(_("request digest"), max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", verbose_name=_("created by"))  # fmt: skip
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

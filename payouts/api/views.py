@@ -202,6 +202,16 @@ def _refused(exc: Exception):
 class PayoutBatchesView(PayoutBatchView):
     @extend_schema(
         operation_id="payout_batches_create",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "minLength": 1, "maxLength": 200},
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Same key and body: the batch it created, nothing created twice. "
+                "Same key, other body: 409.",
+            ),
+        ],
         request=PayoutBatchInput,
         responses={201: PayoutBatchOutput, **problem_responses(400, 401, 403, 409)},
         description="Finance: a batch of the currency's final, unpaid statements due for payment (payable at least "
@@ -209,10 +219,13 @@ class PayoutBatchesView(PayoutBatchView):
     )
     def post(self, request: Request) -> Response:
         self.finance("add_payoutbatch")
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and (not key or len(key) > 200 or not key.isprintable()):
+            raise exceptions.ValidationError({"Idempotency-Key": [_("An Idempotency-Key is 1 to 200 characters.")]})
         data = self.parse(PayoutBatchInput)
         try:
             batch = batches.payout_batch_create(currency=data["currency"], pay_date=data["pay_date"],
-                                                created_by=request.user)  # fmt: skip
+                                                created_by=request.user, idempotency_key=key)  # fmt: skip
         except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
             raise _refused(exc) from None
         return Response(self.present(batch), status=status.HTTP_201_CREATED)

@@ -41,6 +41,8 @@ class Migration(migrations.Migration):
                 ('transfers', models.PositiveIntegerField(default=0, verbose_name='transfers')),
                 ('total', models.BigIntegerField(default=0, help_text='Minor units: the sum of the transfers.', verbose_name='total')),
                 ('blocked', models.PositiveIntegerField(default=0, verbose_name='blocked')),
+                ('idempotency_key', models.CharField(blank=True, help_text='The Idempotency-Key of the request that created it: the same request again returns this batch.', max_length=200, null=True, unique=True, verbose_name='idempotency key')),
+                ('request_digest', models.CharField(blank=True, max_length=64, verbose_name='request digest')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
                 ('exported_at', models.DateTimeField(blank=True, null=True, verbose_name='exported at')),
                 ('confirmed_at', models.DateTimeField(blank=True, null=True, verbose_name='confirmed at')),

@@ -527,3 +527,17 @@ def test_concurrent_confirmations_post_each_payment_once(world, two_final_months
     assert JournalTransaction.objects.filter(cause_type="payout").count() == 3
     assert PayoutEvent.objects.filter(batch=batch, kind="confirmed").count() == 1
     assert verify_ledger().sound
+
+
+def test_a_batch_created_with_an_idempotency_key_is_created_once(world, two_final_months, finance):
+    body = {"pay_date": pay_day().isoformat(), "currency": "JPY"}
+    first = finance.post("/api/v1/payout-batches", body, format="json", HTTP_IDEMPOTENCY_KEY="pay-2026-11")
+    assert first.status_code == 201
+    again = finance.post("/api/v1/payout-batches", body, format="json", HTTP_IDEMPOTENCY_KEY="pay-2026-11")
+    assert again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert PayoutBatch.objects.count() == 1
+    other = {"pay_date": pay_day().isoformat(), "currency": "USD"}
+    conflict = finance.post("/api/v1/payout-batches", other, format="json", HTTP_IDEMPOTENCY_KEY="pay-2026-11")
+    assert conflict.status_code == 409
+    assert finance.post("/api/v1/payout-batches", body, format="json", HTTP_IDEMPOTENCY_KEY="").status_code == 400
