@@ -11,18 +11,18 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from licensing.principals import Access
 
-from . import reports
+from . import batches, reports
 
 app_name = "payouts_reports"
 FIRST_YEAR, LAST_YEAR = 2000, 9998
@@ -49,6 +49,13 @@ class PeriodForm(forms.Form):
 
 class YearForm(forms.Form):
     year = forms.IntegerField(label=gettext_lazy("Year"), min_value=FIRST_YEAR, max_value=LAST_YEAR)
+
+
+class RemittanceForm(PeriodForm):
+    """Finance records the payment of a month's withholding tax to the tax office."""
+
+    currency = forms.CharField(label=gettext_lazy("Currency"), max_length=3, initial="JPY")
+    paid_on = forms.DateField(label=gettext_lazy("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
 def _trial_balance(data):
@@ -136,6 +143,8 @@ def report(request, slug: str):
     title, note, form_class, compute, numeric = REPORTS[slug]
     form = form_class(request.GET or None, initial=_initial(slug))
     context = _context(request, title=title, note=note, slug=slug, form=form, numeric=numeric, total_label=_("Total"))
+    if slug == "withholding" and request.user.has_perm("payouts.confirm_payoutbatch"):
+        context["remittance_form"] = RemittanceForm(initial={"paid_on": timezone.localdate()})
     if form.is_bound and form.is_valid():
         result, table, csv, filename = compute(form.cleaned_data)
         if request.GET.get("format") == "csv":
@@ -149,7 +158,35 @@ def report(request, slug: str):
     return render(request, "admin/payouts/reports/report.html", context)
 
 
+def remit(request):
+    """POST: record a month's withholding tax as paid to the tax office (finance), then back to the report."""
+    _staff_only(request)
+    if not request.user.has_perm("payouts.confirm_payoutbatch"):
+        raise PermissionDenied
+    if request.method != "POST":
+        return redirect("payouts_reports:report", slug="withholding")
+    form = RemittanceForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            batches.withholding_remittance_record(month=data["period"], currency=data["currency"].strip().upper(),
+                                                  paid_on=data["paid_on"], actor=request.user)  # fmt: skip
+        except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
+            for problem in getattr(exc, "problems", [str(exc)]):
+                messages.error(request, problem)
+        else:
+            messages.success(request, _("The withholding tax of %(month)s is recorded as paid.")
+                             % {"month": f"{data['period']:%Y-%m}"})  # fmt: skip
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    year = form.cleaned_data["period"].year if form.is_valid() else timezone.localdate().year
+    return redirect(f"{reverse('payouts_reports:report', args=['withholding'])}?year={year}")
+
+
 urlpatterns = [
     path("", admin.site.admin_view(index), name="index"),
+    path("withholding/remit/", admin.site.admin_view(remit), name="remit"),
     path("<slug:slug>/", admin.site.admin_view(report), name="report"),
 ]

@@ -418,6 +418,50 @@ def payout_batch_cancel(
     return batch
 
 
+# withholding tax remitted ---------------------------------------------------------------------------------------------
+def withholding_remittance_record(*, month: dt.date, currency: str, paid_on: dt.date, actor=None) -> JournalTransaction:
+    """The income tax withheld from the month's payments is paid to the tax office: Dr withholding tax payable, Cr
+    bank, for the month's withheld tax less returned transfers (payouts.reports), dated the day it was paid. Once
+    per month and currency: PayoutRefused if recorded already or nothing is due."""
+    from .reports import withholding_report
+
+    problems: dict[str, list[str]] = {}
+    try:
+        currency = validate_currency(currency if isinstance(currency, str) else "")
+    except MoneyError as exc:
+        problems["currency"] = [str(exc)]
+    month = month.replace(day=1) if isinstance(month, dt.date) else None
+    if month is None:
+        problems["month"] = [_("A month is YYYY-MM, e.g. 2026-10.")]
+    if not isinstance(paid_on, dt.date):
+        problems["paid_on"] = [_("The payment date must be a date (YYYY-MM-DD).")]
+    elif paid_on > timezone.localdate():
+        problems["paid_on"] = [_("The payment date %(date)s is in the future.") % {"date": paid_on.isoformat()}]
+    elif month is not None and paid_on < (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1):
+        problems["paid_on"] = [_("A month's withholding tax is paid once the month is over.")]
+    if problems:
+        raise PayoutInvalid(problems)
+    key = f"payouts:remittance:{currency}:{month:%Y-%m}"
+    with transaction.atomic():
+        _lock(key)
+        if JournalTransaction.objects.filter(idempotency_key=key).exists():
+            raise PayoutRefused(_("The withholding tax of %(month)s is already recorded as paid.")
+                                % {"month": f"{month:%Y-%m}"})  # fmt: skip
+        row = next((m for m in withholding_report(start=month, end=month).months if m.currency == currency), None)
+        due = row.net - row.remitted if row else 0
+        if due <= 0:
+            raise PayoutRefused(_("No withholding tax of %(month)s in %(currency)s is due.")
+                                % {"month": f"{month:%Y-%m}", "currency": currency})  # fmt: skip
+        accounts = _Accounts()
+        legs = [(accounts(AccountPurpose.WITHHOLDING_TAX_PAYABLE, currency), due),
+                (accounts(AccountPurpose.BANK, currency), -due)]  # fmt: skip
+        by = f" ({actor.get_username()})" if _user(actor) else ""
+        entry = _entry(key, legs, currency, memo=f"withholding tax {month:%Y-%m} paid{by}", effective=paid_on,
+                       cause_type="remittance", cause_id=f"{currency}:{month:%Y-%m}")  # fmt: skip
+        (txn_id,) = journal_post_bulk(entries=[entry])
+    return JournalTransaction.objects.get(pk=txn_id)
+
+
 # returns ------------------------------------------------------------------------------------------------------------
 def payout_item_return(*, item: PayoutItem, reason: str, returned_on: dt.date | None = None,
                        actor=None) -> PayoutItem:  # fmt: skip

@@ -520,8 +520,9 @@ class WithholdingMonth:
 
     withheld: credited by payments (payouts:payout:<item>); returned: debited by reversals (a returned transfer
     reverses its payment, dated the day the money came back); remitted: the other debits, net of reversed
-    remittances (paid to the tax office); net: withheld − returned, the month's tax to remit by `due_date`;
-    outstanding: the account's credit balance at the month's end (all months: withheld and not yet remitted)."""
+    remittances (paid to the tax office; a remittance recorded by payouts.batches.withholding_remittance_record
+    counts for the month whose tax it pays); net: withheld − returned, the month's tax to remit by `due_date`;
+    outstanding: what is still owed to the tax office for this month and the earlier ones."""
 
     month: dt.date
     currency: str
@@ -564,8 +565,12 @@ def withholding_due_date(month: dt.date) -> dt.date:
 
 WITHHOLDING = """
 WITH movements AS (
-    SELECT date_trunc('month', t.effective_date)::date AS month, p.currency, p.amount,
-           t.reverses_id IS NOT NULL AS reversal
+    -- a remittance counts for the month whose tax it pays (cause id "<currency>:<YYYY-MM>", payouts.batches),
+    -- whenever it was paid; everything else for the month it is effective in
+    SELECT CASE WHEN t.cause_type = 'remittance' AND t.cause_id ~ '^[A-Z]{3}:[0-9]{4}-[0-9]{2}$'
+                THEN to_date(split_part(t.cause_id, ':', 2), 'YYYY-MM')
+                ELSE date_trunc('month', t.effective_date)::date END AS month,
+           p.currency, p.amount, t.reverses_id IS NOT NULL AS reversal
       FROM ledger_account a
       JOIN ledger_posting p ON p.account_id = a.id
       JOIN ledger_journaltransaction t ON t.id = p.transaction_id

@@ -122,3 +122,16 @@ class PayoutCancelInput(serializers.Serializer):
     )  # fmt: skip
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
                                    help_text="Why the batch is cancelled (required once exported).")  # fmt: skip
+
+
+class RemittanceInput(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM: the month whose tax is paid.")
+    currency = serializers.CharField(max_length=3, default="JPY")
+    paid_on = serializers.DateField(help_text="The day it was paid to the tax office (by the 10th of the next month).")
+
+
+class RemittanceOutput(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    amount = MoneyField()
+    paid_on = serializers.DateField()
+    transaction = serializers.IntegerField(help_text="The journal transaction.")

@@ -25,5 +25,6 @@ urlpatterns = [
         name="payout-batch-transfer-list",
     ),
     re_path(r"^payouts/?$", views.PayoutItemsView.as_view(), name="payouts"),
+    re_path(r"^withholding-remittances/?$", views.RemittancesView.as_view(), name="withholding-remittances"),
     re_path(rf"^payouts/{ID}/return/?$", views.PayoutItemReturnView.as_view(), name="payout-return"),
 ]

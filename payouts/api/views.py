@@ -30,6 +30,8 @@ from .serializers import (
     PayoutCancelInput,
     PayoutItemOutput,
     PayoutReturnInput,
+    RemittanceInput,
+    RemittanceOutput,
     StatementOutput,
     StatementRunOutput,
 )
@@ -390,3 +392,28 @@ class PayoutItemReturnView(PayoutBatchView):
         except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
             raise _refused(exc) from None
         return Response(presenters.payout_item(item))
+
+
+class RemittancesView(PayoutBatchView):
+    @extend_schema(
+        operation_id="withholding_remittances_create",
+        request=RemittanceInput,
+        responses={201: RemittanceOutput, **problem_responses(400, 401, 403, 409)},
+        description="Finance: the income tax withheld from a month's payments was paid to the tax office (Dr "
+        "withholding tax payable, Cr bank). Once per month and currency; the amount is the month's withholding "
+        "less returned transfers (GET /reports/withholding).",
+    )
+    def post(self, request: Request) -> Response:
+        self.staff_only()
+        self.finance("confirm_payoutbatch")
+        data = self.parse(RemittanceInput)
+        month = parse_period(data["month"])
+        try:
+            txn = batches.withholding_remittance_record(month=month, currency=data["currency"],
+                                                        paid_on=data["paid_on"], actor=request.user)  # fmt: skip
+        except (batches.PayoutInvalid, batches.PayoutRefused) as exc:
+            raise _refused(exc) from None
+        posting = txn.postings.filter(amount__gt=0).first()
+        body = {"month": f"{month:%Y-%m}", "amount": presenters.money(posting.amount, posting.currency),
+                "paid_on": txn.effective_date, "transaction": txn.pk}  # fmt: skip
+        return Response(body, status=status.HTTP_201_CREATED)

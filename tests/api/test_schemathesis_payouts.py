@@ -40,6 +40,7 @@ OPERATIONS = [
     "payout_batches_transfer_list",
     "payouts_list",
     "payouts_return",
+    "withholding_remittances_create",
 ]
 REPORTS = [
     "ledger_trial_balance",
@@ -53,7 +54,7 @@ REPORTS = [
 ]
 # negative cases only where a body can be invalid (a path id is any string without "/")
 FUZZ = [(op, POSITIVE) for op in OPERATIONS + REPORTS] + [
-    (op, NEGATIVE) for op in ["payout_batches_create", "payouts_return", *REPORTS]
+    (op, NEGATIVE) for op in ["payout_batches_create", "payouts_return", "withholding_remittances_create", *REPORTS]
 ]
 
 

@@ -18,9 +18,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from ledger.choices import AccountPurpose
-from ledger.money import Money
-from ledger.services import account_get_or_create, journal_post
 from ledger.verification import verify_ledger
 from licensing.models import Agreement, Term, Work
 from licensing.roles import FINANCE, role_group
@@ -68,6 +65,12 @@ def differences(report) -> set[tuple]:
 @pytest.fixture
 def staff(staff_user):
     return client_for(user=staff_user)
+
+
+def finance_user(username: str = "finance"):
+    user = get_user_model().objects.create_user(username, f"{username}@example.com", "pw-finance-123", is_staff=True)
+    user.groups.add(role_group(FINANCE))
+    return user
 
 
 # trial balance ----------------------------------------------------------------------------------------------------
@@ -329,19 +332,24 @@ def paid(world, settings, monkeypatch):  # noqa: F811
 
 
 def test_withholding_by_month_with_its_due_date_and_a_returned_transfer_netted(world, paid, staff):  # noqa: F811
-    # the tax office is paid November's 267 on 2026-12-10: Dr withholding tax payable, Cr bank
-    payable = account_get_or_create(purpose=AccountPurpose.WITHHOLDING_TAX_PAYABLE, currency="JPY")
-    bank_account = account_get_or_create(purpose=AccountPurpose.BANK, currency="JPY")
-    journal_post(legs=[(payable, Money(267, "JPY")), (bank_account, Money(-267, "JPY"))],
-                 idempotency_key="remit:2026-11", effective_date=dt.date(2026, 12, 10))  # fmt: skip
+    # the tax office is paid November's 267 on 2026-12-10 (Dr withholding tax payable, Cr bank), through the API
+    finance = client_for(user=finance_user())
+    paid_in = {"month": "2026-11", "currency": "JPY", "paid_on": "2026-12-10"}
+    remitted = finance.post("/api/v1/withholding-remittances", paid_in, format="json")
+    assert remitted.status_code == 201, remitted.content
+    assert remitted.json()["amount"] == {"amount": "267", "currency": "JPY"}
+    assert finance.post("/api/v1/withholding-remittances", paid_in, format="json").status_code == 409  # once
+    assert staff.post("/api/v1/withholding-remittances", paid_in, format="json").status_code == 403  # finance only
+    early = {"month": "2026-12", "currency": "JPY", "paid_on": "2026-12-20"}
+    assert finance.post("/api/v1/withholding-remittances", early, format="json").status_code == 400
     body = staff.get("/api/v1/reports/withholding?year=2026").json()
     months = [(m["month"], m["withheld"]["amount"], m["returned"]["amount"], m["net"]["amount"], m["due_date"],
                m["remitted"]["amount"], m["outstanding"]["amount"]) for m in body["months"]]  # fmt: skip
     assert months == [
-        ("2026-11", "267", "0", "267", "2026-12-10", "0", "267"),  # due Thursday the 10th
+        ("2026-11", "267", "0", "267", "2026-12-10", "267", "0"),  # due Thursday the 10th, paid then: settled
         # 57 (A) + 259 (C, October's 214 carried in) + 57 (A again) withheld; A's returned 57 nets out; due on the
-        # 10th, a Sunday: Monday 2027-01-11. Outstanding: 267 + 316 − 267 remitted = 316
-        ("2026-12", "373", "57", "316", "2027-01-11", "267", "316"),
+        # 10th, a Sunday: Monday 2027-01-11. Outstanding: 316, not paid yet
+        ("2026-12", "373", "57", "316", "2027-01-11", "0", "316"),
     ]
     assert [(t["withheld"]["amount"], t["returned"]["amount"], t["net"]["amount"], t["remitted"]["amount"])
             for t in body["totals"]] == [("640", "57", "583", "267")]  # fmt: skip
@@ -403,9 +411,7 @@ def test_paid_and_returned_transfers_reconcile_and_a_changed_item_does_not(world
 def test_finance_staff_read_the_reports_in_the_admin_and_download_them(world, client):  # noqa: F811
     october_usage(world)
     finalize(OCTOBER)
-    finance = get_user_model().objects.create_user("finance", "finance@example.com", "pw-finance-123", is_staff=True)
-    finance.groups.add(role_group(FINANCE))
-    client.force_login(finance)
+    client.force_login(finance_user())
     assert "/admin/payouts/reports/" in client.get("/admin/").content.decode()
     index = client.get("/admin/payouts/reports/")
     assert index.status_code == 200
@@ -432,3 +438,24 @@ def test_finance_staff_read_the_reports_in_the_admin_and_download_them(world, cl
     assert client.get("/admin/payouts/reports/trial-balance/?as_of=2026-10-31&format=csv").status_code == 403
     client.logout()
     assert client.get("/admin/payouts/reports/").status_code == 302  # to the admin's login
+
+
+def test_finance_records_a_remittance_from_the_withholding_page(world, paid, client, staff_user):  # noqa: F811
+    from ledger.models import JournalTransaction
+
+    client.force_login(staff_user)
+    page = client.get("/admin/payouts/reports/withholding/?year=2026").content.decode()
+    assert "withholding/remit/" not in page  # staff read; only finance records payments
+    assert client.post("/admin/payouts/reports/withholding/remit/", {}).status_code == 403
+    client.force_login(finance_user())
+    assert "withholding/remit/" in client.get("/admin/payouts/reports/withholding/?year=2026").content.decode()
+    form = {"period": "2026-12", "currency": "JPY", "paid_on": "2026-12-28"}
+    early = client.post("/admin/payouts/reports/withholding/remit/", form, follow=True).content.decode()
+    assert "once the month is over" in early  # December is not over on the 28th
+    assert not JournalTransaction.objects.filter(cause_type="remittance").exists()
+    form["period"] = "2026-11"
+    done = client.post("/admin/payouts/reports/withholding/remit/", form, follow=True)
+    assert done.status_code == 200
+    (txn,) = JournalTransaction.objects.filter(cause_type="remittance")
+    assert sorted(p.amount for p in txn.postings.all()) == [-267, 267]
+    assert (txn.effective_date, txn.cause_id) == (dt.date(2026, 12, 28), "JPY:2026-11")
