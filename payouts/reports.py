@@ -289,6 +289,10 @@ WITH period_items AS MATERIALIZED (<items>), expected AS (
      GROUP BY e.kind, e.object_type, e.object_id, e.key
 ), txns AS MATERIALIZED (
     SELECT o.key, t.id FROM objects o JOIN ledger_journaltransaction t ON t.idempotency_key = o.key
+    UNION ALL  -- a statement finalized before withholding was accrued: its reclassification counts with it
+    SELECT o.key, t.id FROM objects o
+      JOIN ledger_journaltransaction t
+        ON t.idempotency_key = 'payouts:withholding-accrued:' || o.object_id AND o.object_type = 'statement'
 ), found AS (
     SELECT x.key, a.purpose, coalesce(a.owner_id, <nil>) AS owner_id, p.currency, sum(p.amount) AS amount
       FROM txns x

@@ -541,3 +541,47 @@ def test_a_batch_created_with_an_idempotency_key_is_created_once(world, two_fina
     conflict = finance.post("/api/v1/payout-batches", other, format="json", HTTP_IDEMPOTENCY_KEY="pay-2026-11")
     assert conflict.status_code == 409
     assert finance.post("/api/v1/payout-batches", body, format="json", HTTP_IDEMPOTENCY_KEY="").status_code == 400
+
+
+def test_statements_finalized_before_withholding_was_accrued_are_reclassified_once(world, monkeypatch):
+    """A database finalized by the previous code (withholding credited to tax payable at once): migration 0011
+    moves it to accrued, so that paying the statements later moves it back exactly once."""
+    import importlib
+    from types import SimpleNamespace
+
+    from payouts import reports, services
+
+    original = services._statement_entry
+
+    def legacy(statement, accounts, effective):
+        entry = original(statement, accounts, effective)
+        if entry is None:
+            return None
+        payable = accounts(services.AccountPurpose.WITHHOLDING_TAX_PAYABLE, statement.currency)
+        legs = [(payable if account.purpose == "withholding_tax_accrued" else account, amount)
+                for account, amount in entry.legs]  # fmt: skip
+        return services.Entry(idempotency_key=entry.idempotency_key, legs=legs, memo=entry.memo,
+                              effective_date=entry.effective_date, cause_type=entry.cause_type,
+                              cause_id=entry.cause_id)  # fmt: skip
+
+    monkeypatch.setattr(services, "_statement_entry", legacy)
+    bank(world["a"], "ｴ- ﾀﾛｳ")
+    october_usage(world)
+    statement_run_finalize(run=run(OCTOBER))
+    monkeypatch.undo()
+    assert balances()[("withholding_tax_payable", None)] == -(267 + 214)
+    migration = importlib.import_module("payouts.migrations.0011_withholding_accrued")
+    editor = SimpleNamespace(connection=connection)
+    for _twice in range(2):
+        migration.reclassify(None, editor)
+    assert JournalTransaction.objects.filter(idempotency_key__startswith="payouts:withholding-accrued:").count() == 2
+    after = balances()
+    assert (after[("withholding_tax_payable", None)], after[("withholding_tax_accrued", None)]) == (0, -(267 + 214))
+    assert reports.reconciliation(period=OCTOBER).balanced
+    batch = batches.payout_batch_create(currency="JPY", pay_date=pay_day())
+    batches.payout_batch_export(batch=batch)
+    batches.payout_batch_confirm(batch=batch)
+    paid = balances()
+    assert paid[("withholding_tax_payable", None)] == -267  # A's, paid; C's 214 stays accrued (carried)
+    assert paid[("withholding_tax_accrued", None)] == -214
+    assert verify_ledger().sound
