@@ -115,6 +115,10 @@ class Check:
     differences: int  # all of them; at most SAMPLE are listed
     truncated: bool
 
+    @property
+    def label(self) -> str:
+        return str(CHECK_LABELS.get(self.kind, self.kind))
+
 
 @dataclass(frozen=True)
 class Reconciliation:
@@ -168,6 +172,19 @@ CHECKS = {
         "reverses its payment."
     ),
     "ledger": gettext_lazy("The ledger's own verification (verify_ledger): balance per transaction, hash chain."),
+}
+
+# the checks' short names, for people (the table, the CSV); the API keeps the codes
+CHECK_LABELS = {
+    "statement_lines": gettext_lazy("Statement vs its lines"),
+    "invoice_lines": gettext_lazy("Invoice vs its lines"),
+    "royalties": gettext_lazy("Royalties billed vs distributed"),
+    "statement_ledger": gettext_lazy("Statement vs ledger"),
+    "invoice_ledger": gettext_lazy("Invoice vs ledger"),
+    "usage": gettext_lazy("Usage vs invoices"),
+    "payout_ledger": gettext_lazy("Transfer vs ledger"),
+    "payout": gettext_lazy("Transfer vs statements"),
+    "ledger": gettext_lazy("Ledger verification"),
 }
 
 
@@ -505,7 +522,8 @@ def reconciliation_table(report: Reconciliation) -> tuple[list[str], list[list[s
     header = [_("Check"), _("Object type"), _("Object"), _("Field or account"), _("Currency"), _("Expected"),
               _("Found"), _("Detail")]  # fmt: skip
     rows = [
-        [d.kind, d.object_type, d.object_id, d.field, d.currency or "", _figure(d.expected, d.currency),
+        [str(CHECK_LABELS.get(d.kind, d.kind)), d.object_type, d.object_id, d.field, d.currency or "",
+         _figure(d.expected, d.currency),
          _figure(d.found, d.currency), d.detail]
         for d in report.differences
     ]  # fmt: skip

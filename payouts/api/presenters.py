@@ -31,6 +31,7 @@ def statements(rows) -> list[dict]:
             "withholding_tax": money(s.withholding_tax, c), "carried_forward": money(s.carried_forward, c),
             "payable": money(s.payable, c), "carried_out": s.carried_out,
             "registration_number": s.registration_number or None,
+            "paid_at": s.paid_at, "payout": str(s.payout_id) if s.payout_id else None,
             "lines": [
                 {"licensee": str(line.licensee_id), "agreement": str(line.agreement_id), "work": str(line.work_id),
                  "use": line.use or None, "quantity": line.quantity, "basis": line.basis,

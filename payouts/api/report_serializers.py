@@ -62,6 +62,7 @@ CHECK_KINDS = f"The check: {', '.join(CHECKS)}."
 
 class ReconciliationCheckOutput(serializers.Serializer):
     kind = serializers.CharField(help_text=CHECK_KINDS)
+    label = serializers.CharField(help_text="The check's short name, in the request's language.")
     description = serializers.CharField(help_text="The identity this check compares.")
     differences = serializers.IntegerField(help_text="How many differences it found (all of them).")
     truncated = serializers.BooleanField(help_text="Only the first 1,000 of them are listed.")

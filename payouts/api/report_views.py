@@ -119,7 +119,7 @@ def present_reconciliation(report: reports.Reconciliation) -> dict:
         "period": f"{report.period:%Y-%m}", "run": str(report.run_id) if report.run_id else None,
         "balanced": report.balanced, "statements": report.statements, "invoices": report.invoices,
         "payout_items": report.payout_items,
-        "checks": [{"kind": c.kind, "description": c.description, "differences": c.differences,
+        "checks": [{"kind": c.kind, "label": c.label, "description": c.description, "differences": c.differences,
                     "truncated": c.truncated} for c in report.checks],
         "differences": [
             {"kind": d.kind, "object_type": d.object_type, "object_id": d.object_id, "field": d.field,

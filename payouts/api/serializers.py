@@ -53,6 +53,8 @@ class StatementOutput(serializers.Serializer):
     payable = MoneyField()
     carried_out = serializers.BooleanField(help_text="Below the holder's minimum payout: carried to the next one.")
     registration_number = serializers.CharField(allow_null=True)
+    paid_at = serializers.DateTimeField(allow_null=True)
+    payout = serializers.UUIDField(allow_null=True, help_text="The transfer that paid it (GET /payouts).")
     lines = StatementLineOutput(many=True)
 
 

@@ -145,6 +145,9 @@ def test_confirming_posts_each_payment_once_and_the_statements_are_paid(world, t
     assert statuses[("C", OCTOBER)] == ("paid", True)  # carried into the November transfer, paid by it
     assert statuses[("A", OCTOBER)] == statuses[("A", NOVEMBER)] == statuses[("C", NOVEMBER)] == ("paid", True)
     assert statuses[("B", OCTOBER)] == ("final", False)
+    c_october = two_final_months["C", OCTOBER]
+    shown = finance.get(f"/api/v1/statements/{c_october.pk}").json()
+    assert (shown["status"], shown["payout"]) == ("paid", str(PayoutItem.objects.get(rights_holder=world["c"]).pk))
     assert verify_ledger().sound
     kinds = list(PayoutEvent.objects.filter(batch=batch).values_list("kind", "actor__username"))
     assert kinds == [("created", None), ("exported", "finance"), ("confirmed", "finance")]

@@ -250,7 +250,7 @@ def test_a_tampered_posting_shows_in_the_reconciliation_and_in_verify_ledger(wor
         ("statement_ledger", "rights_holder_payable", "-2353", "-2350", "JPY")}  # fmt: skip
     assert next(c for c in body["checks"] if c["kind"] == "statement_ledger")["differences"] == 1
     rows = read_csv(staff.get("/api/v1/reports/reconciliation.csv?period=2026-10").content)
-    assert ["statement_ledger", "statement", str(a.pk), "rights_holder_payable", "JPY", "-2353", "-2350"] in [
+    assert ["Statement vs ledger", "statement", str(a.pk), "rights_holder_payable", "JPY", "-2353", "-2350"] in [
         row[:7] for row in rows]  # fmt: skip
 
     assert not verify_ledger().sound
@@ -424,7 +424,7 @@ def test_finance_staff_read_the_reports_in_the_admin_and_download_them(world, cl
     assert read_csv(download.content)[-1] == ["Total", "", "", "JPY", "11803", "11803", "0"]
     reconciled = client.get("/admin/payouts/reports/reconciliation/?period=2026-10").content.decode()
     assert 'class="success"' in reconciled
-    assert "statement_ledger" in reconciled
+    assert "Statement vs ledger" in reconciled
     assert client.get("/admin/payouts/reports/withholding/?year=2026").status_code == 200
     assert client.get("/admin/payouts/reports/payment-summary/?year=2026").status_code == 200
     invalid = client.get("/admin/payouts/reports/reconciliation/?period=2026-13")
