@@ -13,8 +13,10 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import logging
 import queue
 import re
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from functools import lru_cache
 
 import msgspec
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -33,6 +35,7 @@ from .choices import Use
 from .references import parse_reference
 from .validators import _countries
 
+logger = logging.getLogger(__name__)
 MAX_ERRORS = 100
 USES = frozenset(Use.values)
 MAX_QUANTITY = 10**12
@@ -377,8 +380,10 @@ CREATE TEMPORARY TABLE usage_refs (
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid, bits varbit, reserved text[])
 ON COMMIT DROP;
-CREATE TEMPORARY TABLE usage_covers (work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL)
-ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_covers (
+    work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL,
+    facts_version bigint  -- computed by this report: the version of the facts it was computed from, to be kept
+) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_fits (
     use text NOT NULL, on_date date NOT NULL, territory text NOT NULL, bits varbit NOT NULL,
     PRIMARY KEY (use, on_date, territory)
@@ -393,8 +398,11 @@ AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
 
 # Per chunk, each step only for what the report has not met before:
 # 1. the works its new references name, every kind of reference in one pass, and those works' candidate agreements
-# and reserved uses (licensing_work_cover_query; the works already met keep theirs in usage_covers), kept per
-# reference: each event then finds its work and cover in one hash join;
+# and reserved uses, kept per reference: each event then finds its work and cover in one hash join. A work met
+# earlier in the report keeps its cover in usage_covers; one met in an earlier report of the licensee finds it in
+# licensing_work_cover, if the coverage generation is still the one the report started with and the work's facts
+# still have the version it was computed from (0017_cover_cache.sql); the others are computed
+# (licensing_work_cover_query);
 RESOLVE_REFS = """
 WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined on its own, as many as there are
     SELECT r.ref, w.id AS work_id
@@ -410,10 +418,29 @@ WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined
     UNION ALL  -- none (never made by parse_reference): no work, the event rejected rather than lost
     SELECT r.ref, NULL FROM usage_refs r
      WHERE r.ref_id IS NULL AND r.ref_isbn IS NULL AND r.ref_iscc IS NULL AND r.ref_scheme IS NULL
-), fresh AS MATERIALIZED (
+), new_works AS MATERIALIZED (
+    SELECT DISTINCT r.work_id FROM resolved r
+     WHERE r.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = r.work_id)
+), cached AS MATERIALIZED (
+    SELECT k.work_id, k.bits, k.reserved
+      FROM new_works n CROSS JOIN LATERAL (  -- index probes per work, whatever the statistics say
+          SELECT k.work_id, k.bits, k.reserved
+            FROM licensing_work_cover k JOIN licensing_work_facts f ON f.work_id = k.work_id
+           WHERE k.licensee_id = %(licensee)s AND k.work_id = n.work_id AND k.generation = %(generation)s
+             AND f.version = k.facts_version
+          OFFSET 0
+      ) k
+     WHERE coalesce((SELECT s.generation = %(generation)s FROM licensing_coverage_state s), false)
+), computed AS MATERIALIZED (
     {covers}
+), fresh AS (
+    SELECT work_id, bits, reserved, NULL::bigint AS facts_version FROM cached
+    UNION ALL  -- the facts version read in this statement: what the cover was computed from
+    SELECT c.work_id, c.bits, c.reserved, f.version
+      FROM computed c LEFT JOIN licensing_work_facts f ON f.work_id = c.work_id
 ), kept AS (
-    INSERT INTO usage_covers (work_id, bits, reserved) SELECT work_id, bits, reserved FROM fresh
+    INSERT INTO usage_covers (work_id, bits, reserved, facts_version)
+    SELECT work_id, bits, reserved, facts_version FROM fresh
 )
 INSERT INTO usage_ref_works (ref, work_id, bits, reserved)
 SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserved)
@@ -421,10 +448,7 @@ SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserv
   LEFT JOIN fresh f ON f.work_id = r.work_id
   LEFT JOIN usage_covers c ON c.work_id = r.work_id
 """
-NEW_WORKS = """(
-    SELECT DISTINCT r.work_id FROM resolved r
-     WHERE r.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = r.work_id)
-)"""
+NEW_WORKS = "(SELECT n.work_id FROM new_works n WHERE NOT EXISTS (SELECT 1 FROM cached k WHERE k.work_id = n.work_id))"
 # 2. the agreements that fit its new (use, date, territory) keys (licensing_fits_query);
 NEW_KEYS = """(
     SELECT DISTINCT s.use, s.occurred_on AS on_date, s.territory FROM usage_staging s
@@ -464,6 +488,23 @@ SELECT count(*) FILTER (WHERE accepted),
                   FROM fate r WHERE NOT r.accepted ORDER BY r.line LIMIT %(limit)s) e)
   FROM fate
 """
+# Once, at the end of a report: the covers it computed, kept for the licensee's next reports (0017_cover_cache.sql)
+# under the generation the report started with, unless it has changed since. In work order, after every chunk:
+# two reports of the licensee storing the same works wait on each other briefly (lock_timeout) and never deadlock.
+REMEMBER_COVERS = """
+INSERT INTO licensing_work_cover (licensee_id, work_id, generation, bits, reserved, facts_version)
+SELECT %(licensee)s, c.work_id, %(generation)s, c.bits, c.reserved, c.facts_version
+  FROM usage_covers c
+ WHERE c.facts_version IS NOT NULL
+   AND coalesce((SELECT s.generation = %(generation)s FROM licensing_coverage_state s), false)
+ ORDER BY c.work_id
+ON CONFLICT (licensee_id, work_id) DO UPDATE
+   SET generation = excluded.generation, bits = excluded.bits, reserved = excluded.reserved,
+       facts_version = excluded.facts_version
+ WHERE (licensing_work_cover.generation, licensing_work_cover.facts_version)
+       IS DISTINCT FROM (excluded.generation, excluded.facts_version)
+"""
+REMEMBER_LOCK_TIMEOUT = "200ms"
 
 
 @dataclass
@@ -498,6 +539,10 @@ class Stager:
             "period": period, "report": report_id, "licensee": licensee_id, "late": late, "limit": MAX_ERRORS,
         }  # fmt: skip
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMPORARY_TABLES)}")
+        # first, before reading anything coverage depends on (see REMEMBER_COVERS)
+        cursor.execute("SELECT generation FROM licensing_coverage_state")
+        row = cursor.fetchone()
+        self.cache = {"licensee": licensee_id, "generation": row[0] if row else 0}
         cursor.execute(STAGING)
         cursor.execute(
             "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),"
@@ -521,7 +566,7 @@ class Stager:
                 copy.write("".join(chunk.refs))
             # how many of each kind: a hash join over the works for the many (uuids), index probes for the few
             cursor.execute("ANALYZE usage_refs")
-            cursor.execute(self.resolve_refs)
+            cursor.execute(self.resolve_refs, self.cache)
         if not chunk.rows:
             return
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
@@ -532,13 +577,33 @@ class Stager:
         result.add(accepted=accepted, rejected=rejected, unlicensed=unlicensed,
                    errors=[(int(line), message) for line, message in (errors or [])])  # fmt: skip
 
+    def remember(self) -> None:
+        """Keep the covers this report computed for the licensee's next reports; a moment's wait at most: a
+        concurrent report storing the same works, or a deadlock, costs only the keeping (rolled back to a
+        savepoint), never the report."""
+        cursor = self.cursor
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (lock_timeout,) = cursor.fetchone()
+        try:
+            with transaction.atomic():
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [REMEMBER_LOCK_TIMEOUT])
+                cursor.execute(REMEMBER_COVERS, self.cache)
+        except OperationalError as exc:  # lock timeout (LockNotAvailable), deadlock
+            logger.info("usage report: covers not kept for the next reports: %s", exc)
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+
     def close(self) -> None:
+        self.remember()
         self.cursor.execute("RESET enable_mergejoin")
         self.cursor.execute("RESET work_mem")
         self.cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
 
 
 _DONE = object()
+# How long the parsing thread may keep the GIL when the storing thread wants it back (Python's default: 5 ms). The
+# storing thread needs it for a moment after each statement, a few hundred times per report; each wait is time
+# PostgreSQL sits idle.
+SWITCH_INTERVAL = 0.0002
 
 
 def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory: str, report_id, licensee_id,
@@ -569,6 +634,8 @@ def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory
             chunks.put(exc)
 
     thread = threading.Thread(target=produce, name="usage-report-parse", daemon=True)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     thread.start()
     result = Result()
     try:
@@ -587,4 +654,5 @@ def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory
             with contextlib.suppress(queue.Empty):
                 chunks.get(timeout=0.1)
         thread.join()
+        sys.setswitchinterval(interval)
     return result

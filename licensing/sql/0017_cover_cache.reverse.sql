@@ -1,0 +1,76 @@
+-- 0012's refresh, writing facts without a version
+CREATE OR REPLACE FUNCTION licensing_refresh_work_owners(roots uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    subtree uuid[];
+BEGIN
+    IF roots IS NULL OR cardinality(roots) = 0 THEN
+        RETURN;
+    END IF;
+    -- one refresh at a time: a concurrent one could otherwise delete rows another has just inserted
+    PERFORM pg_advisory_xact_lock(hashtextextended('licensing_work_owner', 0));
+    WITH RECURSIVE sub AS (
+        SELECT w.id, 0 AS depth FROM licensing_work w WHERE w.id = ANY(roots)
+        UNION
+        SELECT c.id, sub.depth + 1
+          FROM sub CROSS JOIN LATERAL (
+              SELECT c.id FROM licensing_work c WHERE c.parent_id = sub.id OFFSET 0  -- the parent_id index
+          ) c
+         WHERE sub.depth < 100
+    )
+    SELECT array_agg(DISTINCT id) INTO subtree FROM sub;
+    DELETE FROM licensing_work_owner WHERE work_id = ANY(subtree);
+    -- ancestors: walked up from the subtree's top works (whose parent is outside it, so the walk is short), then
+    -- handed down the subtree level by level; owners: the effective shares, computed once for both tables
+    WITH RECURSIVE members AS MATERIALIZED (
+        SELECT m.id FROM unnest(subtree) AS m(id)
+    ), top AS (
+        SELECT w.id, w.parent_id FROM members m JOIN licensing_work w ON w.id = m.id
+         WHERE w.parent_id IS NULL OR w.parent_id NOT IN (SELECT id FROM members)
+    ), up AS (
+        SELECT top.id AS work_id, top.parent_id AS at_id, 1 AS depth FROM top
+        UNION ALL
+        SELECT up.work_id, p.parent_id, up.depth + 1
+          FROM up JOIN licensing_work p ON p.id = up.at_id
+         WHERE up.at_id IS NOT NULL AND up.depth < 100
+    ), down AS (
+        SELECT up.work_id AS id,
+               coalesce(array_agg(up.at_id ORDER BY up.depth) FILTER (WHERE up.at_id IS NOT NULL), '{}') AS ancestors,
+               0 AS depth
+          FROM up GROUP BY up.work_id
+        UNION ALL
+        SELECT c.id, down.id || down.ancestors, down.depth + 1
+          FROM down CROSS JOIN LATERAL (
+              SELECT c.id FROM licensing_work c WHERE c.parent_id = down.id OFFSET 0  -- the parent_id index
+          ) c
+         WHERE down.depth < 100
+    ), es AS MATERIALIZED (
+        SELECT DISTINCT e.rights_holder_id, e.work_id FROM licensing_effective_shares(subtree) e
+    ), owners AS (
+        INSERT INTO licensing_work_owner (rights_holder_id, work_id) SELECT rights_holder_id, work_id FROM es
+    )
+    INSERT INTO licensing_work_facts (work_id, ancestors, owners)
+    SELECT d.id, d.ancestors, coalesce(o.owners, '{}')
+      FROM down d
+      LEFT JOIN (SELECT es.work_id, array_agg(es.rights_holder_id ORDER BY es.rights_holder_id) AS owners
+                   FROM es GROUP BY es.work_id) o ON o.work_id = d.id
+    ON CONFLICT (work_id) DO UPDATE SET ancestors = excluded.ancestors, owners = excluded.owners;
+END
+$$;
+ALTER TABLE licensing_work_facts DROP COLUMN version;
+DO $$
+DECLARE
+    t text;
+    op text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['licensing_agreement', 'licensing_agreement_scope_works',
+                             'licensing_agreement_scope_rights_holders', 'licensing_reservation'] LOOP
+        FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+            EXECUTE format('DROP TRIGGER %I ON %I', t || '_cover_' || op, t);
+        END LOOP;
+    END LOOP;
+END
+$$;
+DROP FUNCTION licensing_coverage_changed();
+DROP TABLE licensing_work_cover;
+DROP TABLE licensing_coverage_state;
