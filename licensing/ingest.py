@@ -382,7 +382,7 @@ CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid, b
 ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_covers (
     work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL,
-    facts_version bigint  -- computed by this report: the version of the facts it was computed from, to be kept
+    computed boolean NOT NULL  -- by this report (not found kept): to be kept
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_fits (
     use text NOT NULL, on_date date NOT NULL, territory text NOT NULL, bits varbit NOT NULL,
@@ -400,9 +400,8 @@ AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
 # 1. the works its new references name, every kind of reference in one pass, and those works' candidate agreements
 # and reserved uses, kept per reference: each event then finds its work and cover in one hash join. A work met
 # earlier in the report keeps its cover in usage_covers; one met in an earlier report of the licensee finds it in
-# licensing_work_cover, if the coverage generation is still the one the report started with and the work's facts
-# still have the version it was computed from (0017_cover_cache.sql); the others are computed
-# (licensing_work_cover_query);
+# licensing_work_cover, if the coverage generation is still the one the report started with (0017_cover_cache.sql);
+# the others are computed (licensing_work_cover_query);
 RESOLVE_REFS = """
 WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined on its own, as many as there are
     SELECT r.ref, w.id AS work_id
@@ -423,24 +422,19 @@ WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined
      WHERE r.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = r.work_id)
 ), cached AS MATERIALIZED (
     SELECT k.work_id, k.bits, k.reserved
-      FROM new_works n CROSS JOIN LATERAL (  -- index probes per work, whatever the statistics say
-          SELECT k.work_id, k.bits, k.reserved
-            FROM licensing_work_cover k JOIN licensing_work_facts f ON f.work_id = k.work_id
-           WHERE k.licensee_id = %(licensee)s AND k.work_id = n.work_id AND k.generation = %(generation)s
-             AND f.version = k.facts_version
-          OFFSET 0
+      FROM new_works n CROSS JOIN LATERAL (  -- an index probe per work, whatever the statistics say
+          SELECT k.work_id, k.bits, k.reserved FROM licensing_work_cover k
+           WHERE k.licensee_id = %(licensee)s AND k.work_id = n.work_id AND k.generation = %(generation)s OFFSET 0
       ) k
      WHERE coalesce((SELECT s.generation = %(generation)s FROM licensing_coverage_state s), false)
 ), computed AS MATERIALIZED (
     {covers}
 ), fresh AS (
-    SELECT work_id, bits, reserved, NULL::bigint AS facts_version FROM cached
-    UNION ALL  -- the facts version read in this statement: what the cover was computed from
-    SELECT c.work_id, c.bits, c.reserved, f.version
-      FROM computed c LEFT JOIN licensing_work_facts f ON f.work_id = c.work_id
+    SELECT work_id, bits, reserved, false AS computed FROM cached
+    UNION ALL
+    SELECT work_id, bits, reserved, true FROM computed
 ), kept AS (
-    INSERT INTO usage_covers (work_id, bits, reserved, facts_version)
-    SELECT work_id, bits, reserved, facts_version FROM fresh
+    INSERT INTO usage_covers (work_id, bits, reserved, computed) SELECT work_id, bits, reserved, computed FROM fresh
 )
 INSERT INTO usage_ref_works (ref, work_id, bits, reserved)
 SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserved)
@@ -488,21 +482,19 @@ SELECT count(*) FILTER (WHERE accepted),
                   FROM fate r WHERE NOT r.accepted ORDER BY r.line LIMIT %(limit)s) e)
   FROM fate
 """
-# Once, at the end of a report: the covers it computed, kept for the licensee's next reports (0017_cover_cache.sql)
-# under the generation the report started with, unless it has changed since. In work order, after every chunk:
-# two reports of the licensee storing the same works wait on each other briefly (lock_timeout) and never deadlock.
+# Once, at the end of a report: the covers it computed, kept for the licensee's next reports under the generation
+# the report started with, if neither counter has moved since (0017_cover_cache.sql): the counters' row locked FOR
+# SHARE until COMMIT, so that a change of facts waits for this report to commit before it deletes its works' covers.
+# In work order: two reports of the licensee keeping the same works wait on each other briefly (lock_timeout) and
+# never deadlock.
+COVERAGE_STATE_LOCKED = "SELECT generation, catalogue FROM licensing_coverage_state FOR SHARE"
 REMEMBER_COVERS = """
-INSERT INTO licensing_work_cover (licensee_id, work_id, generation, bits, reserved, facts_version)
-SELECT %(licensee)s, c.work_id, %(generation)s, c.bits, c.reserved, c.facts_version
-  FROM usage_covers c
- WHERE c.facts_version IS NOT NULL
-   AND coalesce((SELECT s.generation = %(generation)s FROM licensing_coverage_state s), false)
+INSERT INTO licensing_work_cover (licensee_id, work_id, generation, bits, reserved)
+SELECT %(licensee)s, c.work_id, %(generation)s, c.bits, c.reserved FROM usage_covers c WHERE c.computed
  ORDER BY c.work_id
 ON CONFLICT (licensee_id, work_id) DO UPDATE
-   SET generation = excluded.generation, bits = excluded.bits, reserved = excluded.reserved,
-       facts_version = excluded.facts_version
- WHERE (licensing_work_cover.generation, licensing_work_cover.facts_version)
-       IS DISTINCT FROM (excluded.generation, excluded.facts_version)
+   SET generation = excluded.generation, bits = excluded.bits, reserved = excluded.reserved
+ WHERE licensing_work_cover.generation < excluded.generation
 """
 REMEMBER_LOCK_TIMEOUT = "200ms"
 
@@ -540,9 +532,9 @@ class Stager:
         }  # fmt: skip
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMPORARY_TABLES)}")
         # first, before reading anything coverage depends on (see REMEMBER_COVERS)
-        cursor.execute("SELECT generation FROM licensing_coverage_state")
-        row = cursor.fetchone()
-        self.cache = {"licensee": licensee_id, "generation": row[0] if row else 0}
+        cursor.execute("SELECT generation, catalogue FROM licensing_coverage_state")
+        self.state = cursor.fetchone()
+        self.cache = {"licensee": licensee_id, "generation": self.state[0] if self.state else 0}
         cursor.execute(STAGING)
         cursor.execute(
             "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),"
@@ -587,7 +579,9 @@ class Stager:
         try:
             with transaction.atomic():
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [REMEMBER_LOCK_TIMEOUT])
-                cursor.execute(REMEMBER_COVERS, self.cache)
+                cursor.execute(COVERAGE_STATE_LOCKED)
+                if self.state is not None and cursor.fetchone() == self.state:
+                    cursor.execute(REMEMBER_COVERS, self.cache)
         except OperationalError as exc:  # lock timeout (LockNotAvailable), deadlock
             logger.info("usage report: covers not kept for the next reports: %s", exc)
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])

@@ -1,4 +1,4 @@
--- 0012's refresh, writing facts without a version
+-- 0012's refresh, whole
 CREATE OR REPLACE FUNCTION licensing_refresh_work_owners(roots uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -57,7 +57,10 @@ BEGIN
     ON CONFLICT (work_id) DO UPDATE SET ancestors = excluded.ancestors, owners = excluded.owners;
 END
 $$;
-ALTER TABLE licensing_work_facts DROP COLUMN version;
+DROP TRIGGER licensing_work_facts_cover_update ON licensing_work_facts;
+DROP TRIGGER licensing_work_facts_cover_delete ON licensing_work_facts;
+DROP TRIGGER licensing_work_facts_cover_truncate ON licensing_work_facts;
+DROP FUNCTION licensing_work_facts_changed();
 DO $$
 DECLARE
     t text;

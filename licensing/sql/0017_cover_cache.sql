@@ -3,22 +3,28 @@
 -- reports the same popular works month after month, and their covers change only when an agreement, a scope, a
 -- reservation or the work's ancestors or owners change.
 --
--- A kept cover is used while two numbers are what they were when it was computed:
--- - licensing_coverage_state.generation, for agreements, scopes and reservations (few, rare changes, each touching
---   many works): every statement that changes one of them raises it (statement triggers below), in its own
---   transaction, so a change not yet committed is not seen either. A row, not a sequence: a sequence's next value
---   is visible before the change it marks commits, and a report could then keep a cover computed from the old data
---   under the new number. A report reads the generation before anything else, and uses or keeps covers only while
---   it is still the one it read (checked in the same statement, so with the same snapshot as the data it computes
---   from): a change during the report makes it compute the rest afresh and keep nothing;
--- - the work's facts version (licensing_work_facts.version, below), for its ancestors and owners.
+-- licensing_coverage_state holds two counters, each raised in the transaction of the change it marks (a row, not a
+-- sequence: a sequence's next value is visible before that change commits):
+-- - generation: raised by every statement that changes an agreement, a scope or a reservation (few, rare changes,
+--   each touching many works). A kept cover is used only under the generation it was computed in: all fall at once;
+-- - catalogue: raised by every statement that changes works' facts (licensing_work_facts: ancestors and effective
+--   owners; frequent in a living catalogue, each touching a few works), which also deletes those works' kept covers,
+--   after raising it.
+--
+-- A report reads both counters before anything else. It uses kept covers only while the generation is still the one
+-- it read (checked in each statement, with the snapshot the statement computes from), and keeps the covers it
+-- computed only if neither counter has moved, checked under a FOR SHARE lock of the counters' row held to its
+-- COMMIT: a change of facts either commits before that check (the report sees the counter moved and keeps nothing),
+-- or raises the counter after the report commits and then deletes what the report kept for its works. No cover
+-- computed from facts since changed survives.
 --
 -- Unlogged: a cache, lost in a crash (emptied at recovery) and then computed again; no WAL for the writes.
 CREATE TABLE licensing_coverage_state (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
-    generation bigint NOT NULL CHECK (generation > 0)
+    generation bigint NOT NULL CHECK (generation > 0),
+    catalogue bigint NOT NULL CHECK (catalogue > 0)
 );
-INSERT INTO licensing_coverage_state (id, generation) VALUES (true, 1);
+INSERT INTO licensing_coverage_state (id, generation, catalogue) VALUES (true, 1, 1);
 
 CREATE UNLOGGED TABLE licensing_work_cover (
     licensee_id uuid NOT NULL,  -- no foreign keys: a cache, and Django's flush truncates the catalogue
@@ -26,12 +32,12 @@ CREATE UNLOGGED TABLE licensing_work_cover (
     generation bigint NOT NULL,
     bits varbit NOT NULL,       -- bit k: the licensee's active agreement ranked k (licensing_ranked_agreements_query)
     reserved text[] NOT NULL,
-    facts_version bigint NOT NULL,  -- licensing_work_facts.version of the work, when computed
     PRIMARY KEY (licensee_id, work_id)
 );
+CREATE INDEX licensing_work_cover_work ON licensing_work_cover (work_id);  -- a work's covers, for every licensee
 
 -- Raise the generation. Statement-level: once per statement whatever its size; a statement that changed no row (an
--- UPDATE matching nothing, an INSERT ... ON CONFLICT that inserted only) does not invalidate anything.
+-- UPDATE or DELETE matching nothing) does not count.
 CREATE FUNCTION licensing_coverage_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -56,7 +62,7 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    -- every input of licensing_work_cover_query and of the agreements' ranking
+    -- every input of licensing_work_cover_query besides the works' facts, and of the agreements' ranking
     FOREACH t IN ARRAY ARRAY['licensing_agreement', 'licensing_agreement_scope_works',
                              'licensing_agreement_scope_rights_holders', 'licensing_reservation'] LOOP
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows'
@@ -71,20 +77,40 @@ BEGIN
 END
 $$;
 
--- A work's facts (ancestors, effective owners) change often in a living catalogue (every work added, every share
--- changed), and change only that work's cover (and its descendants', refreshed with it): they carry a version
--- instead of raising the generation. A cover is kept with the version of the facts it was computed from, read in
--- the same statement (so from the same snapshot), and used only while the work's facts still have that version. A
--- sequence is right here, unlike for the generation: the number lives in the facts row, visible with it or not at
--- all. The refresh only writes (and so versions) the facts that really changed.
-CREATE SEQUENCE licensing_work_facts_version;
-ALTER TABLE licensing_work_facts ADD COLUMN version bigint;
-UPDATE licensing_work_facts SET version = nextval('licensing_work_facts_version');
-ALTER TABLE licensing_work_facts
-    ALTER COLUMN version SET DEFAULT nextval('licensing_work_facts_version'),
-    ALTER COLUMN version SET NOT NULL;
-ALTER SEQUENCE licensing_work_facts_version OWNED BY licensing_work_facts.version;
+-- Works whose facts changed or went: the catalogue counter raised first (waiting for any report holding the
+-- counters' row to commit), then their kept covers deleted, the ones such a report has just kept included. A new
+-- work's first facts change nothing kept (no cover of it can exist): inserts do not count.
+CREATE FUNCTION licensing_work_facts_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE licensing_coverage_state SET generation = generation + 1, catalogue = catalogue + 1;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM old_rows) THEN
+            UPDATE licensing_coverage_state SET catalogue = catalogue + 1;
+            DELETE FROM licensing_work_cover WHERE work_id IN (SELECT work_id FROM old_rows);
+        END IF;
+    ELSIF EXISTS (SELECT 1 FROM new_rows) THEN
+        UPDATE licensing_coverage_state SET catalogue = catalogue + 1;
+        DELETE FROM licensing_work_cover WHERE work_id IN (SELECT work_id FROM new_rows);
+    END IF;
+    IF TG_OP <> 'TRUNCATE' AND current_setting('transaction_isolation') <> 'read committed' THEN
+        -- the DELETE above reads this transaction's snapshot, older than the covers a report may have kept while
+        -- this transaction waited for the counters' row: every kept cover falls instead
+        UPDATE licensing_coverage_state SET generation = generation + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER licensing_work_facts_cover_update AFTER UPDATE ON licensing_work_facts
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION licensing_work_facts_changed();
+CREATE TRIGGER licensing_work_facts_cover_delete AFTER DELETE ON licensing_work_facts
+REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION licensing_work_facts_changed();
+CREATE TRIGGER licensing_work_facts_cover_truncate AFTER TRUNCATE ON licensing_work_facts
+FOR EACH STATEMENT EXECUTE FUNCTION licensing_work_facts_changed();
 
+-- 0012's refresh, now writing only the facts that really changed: a refresh of a whole subtree (a share of the
+-- series changed) leaves the kept covers of the works whose facts came out the same.
 CREATE OR REPLACE FUNCTION licensing_refresh_work_owners(roots uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -140,8 +166,7 @@ BEGIN
       FROM down d
       LEFT JOIN (SELECT es.work_id, array_agg(es.rights_holder_id ORDER BY es.rights_holder_id) AS owners
                    FROM es GROUP BY es.work_id) o ON o.work_id = d.id
-    ON CONFLICT (work_id) DO UPDATE
-       SET ancestors = excluded.ancestors, owners = excluded.owners, version = nextval('licensing_work_facts_version')
+    ON CONFLICT (work_id) DO UPDATE SET ancestors = excluded.ancestors, owners = excluded.owners
      WHERE (licensing_work_facts.ancestors, licensing_work_facts.owners)
            IS DISTINCT FROM (excluded.ancestors, excluded.owners);
 END

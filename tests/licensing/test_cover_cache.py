@@ -13,7 +13,7 @@ from django.db import connection
 from licensing import ingest
 from licensing.models import Agreement, Reservation, UsageEvent
 
-from .factories import RightsHolderFactory, work_with_shares
+from .factories import LicenseeFactory, RightsHolderFactory, work_with_shares
 from .test_usage_reports import event, ndjson, post
 
 pytestmark = pytest.mark.django_db
@@ -76,35 +76,34 @@ def test_each_change_coverage_depends_on_raises_the_generation(world, agreement,
 
 
 def test_catalogue_changes_and_changes_of_no_row_leave_the_generation_alone(world, agreement):
-    """A work added or moved, a share changed: only the works concerned get a new facts version."""
+    """A work added, moved, its shares changed: only the kept covers of the works concerned fall (below)."""
     before = generation()
     work_with_shares((world["publisher"], "100.00"), title="新しい作品")
     sql("UPDATE licensing_agreement SET status = 'suspended' WHERE id = %s", [uuid.uuid4()])
     sql("DELETE FROM licensing_reservation WHERE id = %s", [uuid.uuid4()])
+    sql("UPDATE licensing_work SET parent_id = %s WHERE id = %s", [world["series"].pk, world["artist_work"].pk])
     assert generation() == before
 
 
-def facts_versions(*works) -> dict:
-    rows = sql("SELECT work_id, version FROM licensing_work_facts WHERE work_id = ANY(%s)", [[w.pk for w in works]])
-    return dict(rows)
+def keep(licensee, *works) -> None:
+    sql("INSERT INTO licensing_work_cover (licensee_id, work_id, generation, bits, reserved)"
+        " SELECT %s, w, generation, B'1', '{}' FROM licensing_coverage_state, unnest(%s::uuid[]) AS w",
+        [licensee.pk, [w.pk for w in works]])  # fmt: skip
 
 
-def test_a_works_facts_get_a_new_version_only_when_its_ancestors_or_owners_change(world):
+def test_a_change_of_a_works_ancestors_or_owners_deletes_its_kept_covers_and_only_its(world):
     series, volume, anime, drawing = world["series"], world["volume"], world["anime"], world["artist_work"]
-    before = facts_versions(series, volume, anime, drawing)
+    other = LicenseeFactory()
+    keep(world["licensee"], series, volume, anime, drawing)
+    keep(other, anime, drawing)
+    sql("SELECT licensing_refresh_work_owners(ARRAY[%s::uuid])", [series.pk])  # refreshed, nothing changed
+    assert set(covers(world["licensee"])) == {series.pk, volume.pk, anime.pk, drawing.pk}
+
     sql("UPDATE licensing_work SET parent_id = %s WHERE id = %s", [series.pk, drawing.pk])  # new ancestors
     sql("UPDATE licensing_share SET rights_holder_id = %s WHERE work_id = %s AND rights_holder_id = %s",
         [RightsHolderFactory().pk, anime.pk, world["artist"].pk])  # new owners  # fmt: skip
-    sql("SELECT licensing_refresh_work_owners(ARRAY[%s::uuid])", [series.pk])  # refreshed, nothing changed
-    after = facts_versions(series, volume, anime, drawing)
-    assert after[drawing.pk] > before[drawing.pk]
-    assert after[anime.pk] > before[anime.pk]
-    assert (after[series.pk], after[volume.pk]) == (before[series.pk], before[volume.pk])
-
-
-def test_the_generation_is_a_row_that_moves_only_forward():
-    with pytest.raises(Exception, match="licensing_coverage_state_generation_check"):
-        sql("UPDATE licensing_coverage_state SET generation = 0")
+    assert set(covers(world["licensee"])) == {series.pk, volume.pk}
+    assert covers(other) == {}
 
 
 # --- what a report keeps, and what the next one uses ----------------------------------------------------------------
@@ -183,17 +182,11 @@ def test_a_change_during_a_report_keeps_nothing(world, agreement):
 def test_a_report_does_not_wait_on_another_keeping_the_same_covers(world, agreement, django_db_blocker):
     """Another transaction holds the volume's cover row (a concurrent report not yet committed): this report gives
     up keeping its covers after a moment instead of waiting for it, and is stored whole."""
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
-    other = psycopg.connect(
-        dbname=connection.settings_dict["NAME"], user=database["USER"], host=database["HOST"],
-        port=database["PORT"] or None, password=database["PASSWORD"] or None,
-    )  # fmt: skip
+    other = other_connection()
     try:
         other.execute(
-            "INSERT INTO licensing_work_cover (licensee_id, work_id, generation, bits, reserved, facts_version)"
-            " SELECT %s, %s, generation, B'1', '{}', 1 FROM licensing_coverage_state",
+            "INSERT INTO licensing_work_cover (licensee_id, work_id, generation, bits, reserved)"
+            " SELECT %s, %s, generation, B'1', '{}' FROM licensing_coverage_state",
             [world["licensee"].pk, world["volume"].pk],
         )  # not committed: the row's key is held until `other` ends
         assert report(world, event(world["volume"])) == [(world["volume"].pk, agreement.pk, False)]
@@ -201,3 +194,71 @@ def test_a_report_does_not_wait_on_another_keeping_the_same_covers(world, agreem
         other.rollback()
         other.close()
     assert covers(world["licensee"]) == {}
+
+
+def other_connection() -> psycopg.Connection:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return psycopg.connect(
+        dbname=connection.settings_dict["NAME"], user=database["USER"], host=database["HOST"],
+        port=database["PORT"] or None, password=database["PASSWORD"] or None,
+    )  # fmt: skip
+
+
+def wait_until_blocked(conn: psycopg.Connection) -> None:
+    """Until the other connection's backend waits for a lock (a row lock, or a transaction's end)."""
+    import time
+
+    pid = conn.info.backend_pid
+    for _ in range(200):
+        if sql("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]) == [("Lock",)]:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the other connection never waited for a lock")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_of_facts_waits_for_a_report_keeping_covers_then_deletes_them(world, agreement):
+    """The race the counters' lock closes: a report keeps the volume's cover computed from its facts as they were; a
+    transaction changing those facts meanwhile waits for the report to commit, then deletes what it kept."""
+    import threading
+
+    from django.db import transaction
+
+    volume = world["volume"]
+    other = other_connection()
+    try:
+        with transaction.atomic():
+            assert report(world, event(volume)) == [(volume.pk, agreement.pk, False)]
+            assert set(covers(world["licensee"])) == {volume.pk}  # kept, not yet committed; the lock held
+
+            def move_the_volume_out_of_its_series():
+                with other.transaction():
+                    other.execute("UPDATE licensing_work SET parent_id = NULL WHERE id = %s", [volume.pk])
+
+            mover = threading.Thread(target=move_the_volume_out_of_its_series)
+            mover.start()
+            wait_until_blocked(other)
+        mover.join(timeout=10)
+        assert not mover.is_alive()
+    finally:
+        other.close()
+    assert covers(world["licensee"]) == {}
+    assert report(world, event(volume)) == [(volume.pk, None, False)]  # computed from the new facts: no owner
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_keeps_nothing_while_a_change_of_facts_is_not_committed(world, agreement):
+    """The other order: the facts change holds the counters' row first; the report, which computed from the facts as
+    they were (the change not committed), is stored, and keeps nothing."""
+    volume = world["volume"]
+    other = other_connection()
+    try:
+        other.execute("UPDATE licensing_work SET parent_id = NULL WHERE id = %s", [volume.pk])  # not committed
+        assert report(world, event(volume)) == [(volume.pk, agreement.pk, False)]
+        assert covers(world["licensee"]) == {}
+        other.commit()
+    finally:
+        other.close()
+    assert report(world, event(volume)) == [(volume.pk, None, False)]
