@@ -13,7 +13,6 @@ import datetime as dt
 import gzip
 import hashlib
 import io
-import logging
 import queue
 import re
 import sys
@@ -25,7 +24,7 @@ from functools import lru_cache
 
 import msgspec
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -35,7 +34,6 @@ from .choices import Use
 from .references import parse_reference
 from .validators import _countries
 
-logger = logging.getLogger(__name__)
 MAX_ERRORS = 100
 USES = frozenset(Use.values)
 MAX_QUANTITY = 10**12
@@ -380,10 +378,8 @@ CREATE TEMPORARY TABLE usage_refs (
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_ref_works (ref integer PRIMARY KEY, work_id uuid, bits varbit, reserved text[])
 ON COMMIT DROP;
-CREATE TEMPORARY TABLE usage_covers (
-    work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL,
-    computed boolean NOT NULL  -- by this report (not found kept): to be kept
-) ON COMMIT DROP;
+CREATE TEMPORARY TABLE usage_covers (work_id uuid PRIMARY KEY, bits varbit NOT NULL, reserved text[] NOT NULL)
+ON COMMIT DROP;
 CREATE TEMPORARY TABLE usage_fits (
     use text NOT NULL, on_date date NOT NULL, territory text NOT NULL, bits varbit NOT NULL,
     PRIMARY KEY (use, on_date, territory)
@@ -398,10 +394,8 @@ AGREEMENTS = "CREATE TEMPORARY TABLE usage_ag ON COMMIT DROP AS {agreements}"
 
 # Per chunk, each step only for what the report has not met before:
 # 1. the works its new references name, every kind of reference in one pass, and those works' candidate agreements
-# and reserved uses, kept per reference: each event then finds its work and cover in one hash join. A work met
-# earlier in the report keeps its cover in usage_covers; one met in an earlier report of the licensee finds it in
-# licensing_work_cover, if the coverage generation is still the one the report started with (0017_cover_cache.sql);
-# the others are computed (licensing_work_cover_query);
+# and reserved uses (licensing_work_cover_query; the works already met keep theirs in usage_covers), kept per
+# reference: each event then finds its work and cover in one hash join;
 RESOLVE_REFS = """
 WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined on its own, as many as there are
     SELECT r.ref, w.id AS work_id
@@ -417,24 +411,10 @@ WITH resolved AS MATERIALIZED (  -- a reference is of one kind: each kind joined
     UNION ALL  -- none (never made by parse_reference): no work, the event rejected rather than lost
     SELECT r.ref, NULL FROM usage_refs r
      WHERE r.ref_id IS NULL AND r.ref_isbn IS NULL AND r.ref_iscc IS NULL AND r.ref_scheme IS NULL
-), new_works AS MATERIALIZED (
-    SELECT DISTINCT r.work_id FROM resolved r
-     WHERE r.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = r.work_id)
-), cached AS MATERIALIZED (
-    SELECT k.work_id, k.bits, k.reserved
-      FROM new_works n CROSS JOIN LATERAL (  -- an index probe per work, whatever the statistics say
-          SELECT k.work_id, k.bits, k.reserved FROM licensing_work_cover k
-           WHERE k.licensee_id = %(licensee)s AND k.work_id = n.work_id AND k.generation = %(generation)s OFFSET 0
-      ) k
-     WHERE coalesce((SELECT s.generation = %(generation)s FROM licensing_coverage_state s), false)
-), computed AS MATERIALIZED (
+), fresh AS MATERIALIZED (
     {covers}
-), fresh AS (
-    SELECT work_id, bits, reserved, false AS computed FROM cached
-    UNION ALL
-    SELECT work_id, bits, reserved, true FROM computed
 ), kept AS (
-    INSERT INTO usage_covers (work_id, bits, reserved, computed) SELECT work_id, bits, reserved, computed FROM fresh
+    INSERT INTO usage_covers (work_id, bits, reserved) SELECT work_id, bits, reserved FROM fresh
 )
 INSERT INTO usage_ref_works (ref, work_id, bits, reserved)
 SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserved)
@@ -442,7 +422,10 @@ SELECT r.ref, r.work_id, coalesce(f.bits, c.bits), coalesce(f.reserved, c.reserv
   LEFT JOIN fresh f ON f.work_id = r.work_id
   LEFT JOIN usage_covers c ON c.work_id = r.work_id
 """
-NEW_WORKS = "(SELECT n.work_id FROM new_works n WHERE NOT EXISTS (SELECT 1 FROM cached k WHERE k.work_id = n.work_id))"
+NEW_WORKS = """(
+    SELECT DISTINCT r.work_id FROM resolved r
+     WHERE r.work_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM usage_covers c WHERE c.work_id = r.work_id)
+)"""
 # 2. the agreements that fit its new (use, date, territory) keys (licensing_fits_query);
 NEW_KEYS = """(
     SELECT DISTINCT s.use, s.occurred_on AS on_date, s.territory FROM usage_staging s
@@ -482,21 +465,6 @@ SELECT count(*) FILTER (WHERE accepted),
                   FROM fate r WHERE NOT r.accepted ORDER BY r.line LIMIT %(limit)s) e)
   FROM fate
 """
-# Once, at the end of a report: the covers it computed, kept for the licensee's next reports under the generation
-# the report started with, if neither counter has moved since (0017_cover_cache.sql): the counters' row locked FOR
-# SHARE until COMMIT, so that a change of facts waits for this report to commit before it deletes its works' covers.
-# In work order: two reports of the licensee keeping the same works wait on each other briefly (lock_timeout) and
-# never deadlock.
-COVERAGE_STATE_LOCKED = "SELECT generation, catalogue FROM licensing_coverage_state FOR SHARE"
-REMEMBER_COVERS = """
-INSERT INTO licensing_work_cover (licensee_id, work_id, generation, bits, reserved)
-SELECT %(licensee)s, c.work_id, %(generation)s, c.bits, c.reserved FROM usage_covers c WHERE c.computed
- ORDER BY c.work_id
-ON CONFLICT (licensee_id, work_id) DO UPDATE
-   SET generation = excluded.generation, bits = excluded.bits, reserved = excluded.reserved
- WHERE licensing_work_cover.generation < excluded.generation
-"""
-REMEMBER_LOCK_TIMEOUT = "200ms"
 
 
 @dataclass
@@ -531,10 +499,6 @@ class Stager:
             "period": period, "report": report_id, "licensee": licensee_id, "late": late, "limit": MAX_ERRORS,
         }  # fmt: skip
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMPORARY_TABLES)}")
-        # first, before reading anything coverage depends on (see REMEMBER_COVERS)
-        cursor.execute("SELECT generation, catalogue FROM licensing_coverage_state")
-        self.state = cursor.fetchone()
-        self.cache = {"licensee": licensee_id, "generation": self.state[0] if self.state else 0}
         cursor.execute(STAGING)
         cursor.execute(
             "SELECT licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),"
@@ -558,7 +522,7 @@ class Stager:
                 copy.write("".join(chunk.refs))
             # how many of each kind: a hash join over the works for the many (uuids), index probes for the few
             cursor.execute("ANALYZE usage_refs")
-            cursor.execute(self.resolve_refs, self.cache)
+            cursor.execute(self.resolve_refs)
         if not chunk.rows:
             return
         with cursor.cursor.copy(f"COPY usage_staging ({STAGING_COLUMNS}) FROM STDIN") as copy:
@@ -569,35 +533,45 @@ class Stager:
         result.add(accepted=accepted, rejected=rejected, unlicensed=unlicensed,
                    errors=[(int(line), message) for line, message in (errors or [])])  # fmt: skip
 
-    def remember(self) -> None:
-        """Keep the covers this report computed for the licensee's next reports; a moment's wait at most: a
-        concurrent report storing the same works, or a deadlock, costs only the keeping (rolled back to a
-        savepoint), never the report."""
-        cursor = self.cursor
-        cursor.execute("SELECT current_setting('lock_timeout')")
-        (lock_timeout,) = cursor.fetchone()
-        try:
-            with transaction.atomic():
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [REMEMBER_LOCK_TIMEOUT])
-                cursor.execute(COVERAGE_STATE_LOCKED)
-                if self.state is not None and cursor.fetchone() == self.state:
-                    cursor.execute(REMEMBER_COVERS, self.cache)
-        except OperationalError as exc:  # lock timeout (LockNotAvailable), deadlock
-            logger.info("usage report: covers not kept for the next reports: %s", exc)
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
-
     def close(self) -> None:
-        self.remember()
         self.cursor.execute("RESET enable_mergejoin")
         self.cursor.execute("RESET work_mem")
         self.cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
 
 
 _DONE = object()
-# How long the parsing thread may keep the GIL when the storing thread wants it back (Python's default: 5 ms). The
-# storing thread needs it for a moment after each statement, a few hundred times per report; each wait is time
-# PostgreSQL sits idle.
-SWITCH_INTERVAL = 0.0002
+
+
+class QuickGilHandoff:
+    """While at least one ingestion runs in the process, a thread holding the GIL gives it up within `interval`
+    seconds when another wants it (Python's default: 5 ms). The storing thread needs the GIL for a moment after each
+    of its statements, a few hundred per report, while the parsing thread is busy in Python: each wait is time
+    PostgreSQL sits idle. Counted, so that overlapping ingestions (threaded servers, tests) restore the process's
+    own interval when the last one ends, whatever happens in them."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.users == 0:
+                self.saved = sys.getswitchinterval()
+                sys.setswitchinterval(self.interval)
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    sys.setswitchinterval(self.saved)
+
+
+quick_gil_handoff = QuickGilHandoff(0.0002)
 
 
 def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory: str, report_id, licensee_id,
@@ -628,25 +602,23 @@ def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory
             chunks.put(exc)
 
     thread = threading.Thread(target=produce, name="usage-report-parse", daemon=True)
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    thread.start()
     result = Result()
-    try:
-        with connection.cursor() as cursor:
-            stager = Stager(cursor, report_id=report_id, licensee_id=licensee_id, period=period, late=late)
-            while (chunk := chunks.get()) is not _DONE:
-                if isinstance(chunk, BaseException):
-                    raise chunk
-                result.received = chunk.received
-                result.add(rejected=len(chunk.errors), errors=chunk.errors)
-                stager.store(chunk, result)
-            stager.close()
-    finally:
-        stop.set()
-        while thread.is_alive():  # let a producer blocked on a full queue see `stop`
-            with contextlib.suppress(queue.Empty):
-                chunks.get(timeout=0.1)
-        thread.join()
-        sys.setswitchinterval(interval)
+    with quick_gil_handoff():
+        thread.start()
+        try:
+            with connection.cursor() as cursor:
+                stager = Stager(cursor, report_id=report_id, licensee_id=licensee_id, period=period, late=late)
+                while (chunk := chunks.get()) is not _DONE:
+                    if isinstance(chunk, BaseException):
+                        raise chunk
+                    result.received = chunk.received
+                    result.add(rejected=len(chunk.errors), errors=chunk.errors)
+                    stager.store(chunk, result)
+                stager.close()
+        finally:
+            stop.set()
+            while thread.is_alive():  # let a producer blocked on a full queue see `stop`
+                with contextlib.suppress(queue.Empty):
+                    chunks.get(timeout=0.1)
+            thread.join()
     return result

@@ -73,7 +73,7 @@ def _tax_rules_in_transactional_tests(request, django_db_blocker):
 # The partitioned usage and statement-line tables are created by SQL, not by Django models, so Django's flush after
 # a transactional test would leave them as they are, and could not empty the tables the lines point at: they are
 # emptied in the same TRUNCATE, so that no test sees another's events or lines.
-SQL_TABLES = ("licensing_usageevent", "payouts_statementline", "licensing_work_cover")
+SQL_TABLES = ("licensing_usageevent", "payouts_statementline")
 _sql_flush = DatabaseOperations.sql_flush
 
 
