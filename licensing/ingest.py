@@ -2,8 +2,8 @@
 
 Bytes → events (msgspec: types checked in C, a clean NDJSON body in one call) → one plain validation function, with
 what a report repeats checked once → COPY into a temporary staging table → one statement resolves the work
-references → one statement applies the coverage rules (licensing_coverage_query) to every event, inserts the
-accepted ones, and counts and lists the rejected.
+references → one statement applies the coverage rules (licensing/sql/0013_coverage_pieces.sql) to every event,
+inserts the accepted ones, and counts and lists the rejected.
 """
 
 from __future__ import annotations
@@ -511,7 +511,7 @@ class Stager:
         cursor.execute("ANALYZE usage_ag")
         self.resolve_refs = RESOLVE_REFS.format(covers=covers)
         self.fits = FITS.format(fits=fits)
-        cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing_coverage_query
+        cursor.execute("SET LOCAL enable_mergejoin = off")  # see licensing/sql/0017_cover_projectset.sql
         cursor.execute("SET LOCAL work_mem = '64MB'")  # a chunk's events with their fate, held in memory
 
     def store(self, chunk: Parsed, result: Result) -> None:

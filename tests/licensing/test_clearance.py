@@ -92,6 +92,32 @@ def test_references_of_every_kind_in_request_order_unknown_when_not_found(world,
     assert results[0]["work"] == str(world["series"].pk)
 
 
+def test_identifier_values_with_array_syntax_resolve_exactly(world, agreement):
+    """The references go to PostgreSQL as array literals: a value holding a comma, quotes, a backslash, braces or
+    the word NULL must find its own work and no other."""
+    from licensing.models import Work, WorkIdentifier
+
+    agreement.scope_works.add(world["series"])
+    values = ["A,B", 'say "hi"', "back\\slash", "{S-1}", "NULL", "two  words", '\\"', "漫画,第1巻"]
+    for value in values:
+        WorkIdentifier.objects.create(work=world["series"], scheme="odd", value=value)
+    WorkIdentifier.objects.create(work=world["artist_work"], scheme="odd", value="A")
+    Work.objects.filter(pk=world["artist_work"].pk).update(iscc="ISCC:KACYPXW445FTYNJ3")
+    refs = [f"ext:odd:{value}" for value in values] + ["ext:odd:B", "ext:odd:A", "iscc:kacypxw445ftynj3", "ext:odd:"]
+    response = world["licensee_client"].post(
+        "/api/v1/clearances", {"use": "training", "date": "2026-10-15", "territory": "JP", "works": refs}, format="json"
+    )
+    results = response.json()["results"]
+    series, artist_work = str(world["series"].pk), str(world["artist_work"].pk)
+    assert [(r["ref"], r["work"], r["status"]) for r in results] == [
+        *[(ref, series, "licensed") for ref in refs[: len(values)]],
+        ("ext:odd:B", None, "unknown"),
+        ("ext:odd:A", artist_work, "not_licensed"),
+        ("iscc:kacypxw445ftynj3", artist_work, "not_licensed"),
+        ("ext:odd:", None, "unknown"),
+    ]
+
+
 def test_batches_are_resolved_in_a_fixed_number_of_queries(world, agreement, django_assert_max_num_queries):
     agreement.scope_works.add(world["series"])
     Agreement.objects.filter(pk=agreement.pk).update(territories=["*"])

@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from django.db import migrations
+
+from config.sqlfiles import run_sql_file
+
+SQL = Path(__file__).resolve().parent.parent / "sql"
+
+
+class Migration(migrations.Migration):
+    """Works' covers with their arrays unnested in the select list; the whole-query coverage builder and runner,
+    no longer called, dropped."""
+
+    dependencies = [("licensing", "0016_usage_report_adjusted_in")]
+
+    operations = [run_sql_file(SQL, "0017_cover_projectset")]
