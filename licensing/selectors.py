@@ -90,8 +90,12 @@ def work_reference_filter(reference: str) -> Q | None:
 # is: every join hashed (no merge joins, see 0017), no parallel workers (starting them costs more than they save on
 # 10,000 references), and index probes priced as what they are for a catalogue held in memory (random_page_cost
 # 1.1, not 4: else the 1,000 `ext:` references of a call become a hash of every external id).
+# The settings are local to the transaction; called inside a caller's transaction, the clearance puts back what it
+# found (read first: the subquery is planned apart, so it runs before the outer list sets anything).
+CLEARANCE_SETTINGS = ("enable_mergejoin", "max_parallel_workers_per_gather", "random_page_cost")
 CLEARANCE_PLAN = """
-SELECT set_config('enable_mergejoin', 'off', true), set_config('max_parallel_workers_per_gather', '0', true),
+SELECT was.*,
+       set_config('enable_mergejoin', 'off', true), set_config('max_parallel_workers_per_gather', '0', true),
        set_config('random_page_cost', '1.1', true),
        licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', $m$EXISTS (
            SELECT 1 FROM asked k
@@ -100,7 +104,10 @@ SELECT set_config('enable_mergejoin', 'off', true), set_config('max_parallel_wor
               AND (k.territory = ANY(a.territories) OR '*' = ANY(a.territories)))$m$),
        licensing_work_cover_query('(SELECT DISTINCT res.work_id FROM res)', 'ag'),
        licensing_fits_query('asked', 'ag')
+  FROM (SELECT current_setting('enable_mergejoin'), current_setting('max_parallel_workers_per_gather'),
+               current_setting('random_page_cost') OFFSET 0) was
 """
+CLEARANCE_RESTORE = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in CLEARANCE_SETTINGS)
 # The references come as arrays of positions and values per kind (references.reference_arrays).
 CLEARANCE = """
 WITH res AS MATERIALIZED (
@@ -138,11 +145,16 @@ def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -
     JSON, so no uuid objects are made only to be written out again."""
     params = reference_arrays(refs)
     params.update(use=use, on_date=on_date, territory=territory)
+    nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(CLEARANCE_PLAN, [str(licensee.pk)])
-        agreements, covers, fits = (piece.replace("%", "%%") for piece in cursor.fetchone()[3:])
+        plan = cursor.fetchone()
+        was = plan[: len(CLEARANCE_SETTINGS)]
+        agreements, covers, fits = (piece.replace("%", "%%") for piece in plan[-3:])
         cursor.execute(CLEARANCE.format(agreements=agreements, covers=covers, fits=fits), params)
         rows = cursor.fetchall()
+        if nested:
+            cursor.execute(CLEARANCE_RESTORE, was)
     results = [{"ref": ref, "work": None, "status": "unknown", "agreement": None} for ref in refs]
     for position, work_id, agreement_id, reserved in rows:
         result = results[position]

@@ -118,6 +118,26 @@ def test_identifier_values_with_array_syntax_resolve_exactly(world, agreement):
     ]
 
 
+def test_planner_settings_do_not_outlive_the_clearance(world, agreement):
+    """The clearance plans with settings of its own (licensing/selectors.py); inside a caller's transaction (this
+    test's) it puts back what it found."""
+    from django.db import connection
+
+    def settings():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('enable_mergejoin'), current_setting('max_parallel_workers_per_gather'),"
+                " current_setting('random_page_cost')"
+            )
+            return cursor.fetchone()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL random_page_cost = 2.5")
+    before = settings()
+    assert clear(world, [world["series"].pk]) == [("not_licensed", None)]
+    assert settings() == before == ("on", before[1], "2.5")
+
+
 def test_batches_are_resolved_in_a_fixed_number_of_queries(world, agreement, django_assert_max_num_queries):
     agreement.scope_works.add(world["series"])
     Agreement.objects.filter(pk=agreement.pk).update(territories=["*"])
