@@ -2,7 +2,7 @@
 
 Bytes → events (msgspec: types checked in C, a clean NDJSON body in one call) → one plain validation function, with
 what a report repeats checked once → COPY into a temporary staging table → one statement resolves the work
-references → one statement applies the coverage rules (licensing/sql/0013_coverage_pieces.sql) to every event,
+references → one statement applies the coverage rules (licensing/sql/0013_coverage_pieces.sql, 0017) to every event,
 inserts the accepted ones, and counts and lists the rejected.
 """
 

@@ -145,7 +145,7 @@ def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -
     JSON, so no uuid objects are made only to be written out again."""
     params = reference_arrays(refs)
     params.update(use=use, on_date=on_date, territory=territory)
-    nested = connection.in_atomic_block
+    nested = connection.in_atomic_block or not connection.get_autocommit()  # the transaction outlives this call
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(CLEARANCE_PLAN, [str(licensee.pk)])
         plan = cursor.fetchone()

@@ -8,8 +8,7 @@ SQL = Path(__file__).resolve().parent.parent / "sql"
 
 
 class Migration(migrations.Migration):
-    """Works' covers with their arrays unnested in the select list; the whole-query coverage builder and runner,
-    no longer called, dropped."""
+    """Works' covers with their ancestors and owners unnested in the select list."""
 
     dependencies = [("licensing", "0016_usage_report_adjusted_in")]
 

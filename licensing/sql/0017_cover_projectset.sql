@@ -67,7 +67,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
     $query$, works, ag)
 $fn$;
 
--- The clearance is now one statement built from the pieces (licensing/selectors.py), as a usage report's is: the
--- whole-query builder of 0012/0013 and its plpgsql runner have no caller left.
-DROP FUNCTION licensing_coverage(uuid, uuid[], text[], date[], text[]);
-DROP FUNCTION licensing_coverage_query(text, text);
+-- The clearance is now one statement built from the pieces (licensing/selectors.py), as a usage report's is:
+-- licensing_coverage (0012) and licensing_coverage_query (0013) have no caller in this release. They stay, and keep
+-- working (they read the cover query above), for the processes of the previous release that still serve requests
+-- while this migration runs during an upgrade (a later migration can drop them when no such process is left).

@@ -76,6 +76,22 @@ def test_malformed_json_is_400_problem(staff_client):
     assert "JSON" in body["detail"]
 
 
+def test_half_a_surrogate_pair_is_400_problem_and_stores_nothing(staff_client):
+    """JSON may escape half of a UTF-16 surrogate pair; Python decodes it, UTF-8 and PostgreSQL cannot hold it."""
+    from licensing.models import ApiKey
+
+    keys = ApiKey.objects.count()
+    for body in ('{"name": "x\\ud800"}', '{"name": "\\uDFFF y"}'):
+        response = staff_client.generic("POST", "/api/v1/me/keys", body, content_type="application/json")
+        assert "surrogate" in assert_problem(response, 400)["detail"]
+    assert ApiKey.objects.count() == keys
+    # a whole pair is one character (an emoji), and an escaped backslash before "u" is no escape at all
+    for body, name in (('{"name": "\\ud83d\\ude00"}', "\U0001f600"), ('{"name": "a\\\\ud800"}', "a\\ud800")):
+        response = staff_client.generic("POST", "/api/v1/me/keys", body, content_type="application/json")
+        assert response.status_code == 201, response.content
+        assert response.json()["name"] == name
+
+
 def test_validation_error_is_400_problem_with_field_errors(staff_client):
     response = staff_client.post("/api/v1/me/keys", {"name": "", "expires_at": "yesterday"}, format="json")
     body = assert_problem(response, 400)

@@ -118,24 +118,54 @@ def test_identifier_values_with_array_syntax_resolve_exactly(world, agreement):
     ]
 
 
-def test_planner_settings_do_not_outlive_the_clearance(world, agreement):
-    """The clearance plans with settings of its own (licensing/selectors.py); inside a caller's transaction (this
-    test's) it puts back what it found."""
+def test_half_a_surrogate_pair_in_a_reference_is_400(world, agreement):
+    body = '{"use": "training", "works": ["ext:odd:\\ud800", "isbn:978-4-08-851124-4"]}'
+    response = world["licensee_client"].generic("POST", "/api/v1/clearances", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "surrogate" in response.json()["detail"]
+
+
+def test_planner_settings_hold_for_the_clearance_only(world, agreement):
+    """The clearance plans with settings of its own (licensing/selectors.py): in force for its statement; inside a
+    caller's transaction (this test's) it puts back what it found afterwards."""
     from django.db import connection
 
-    def settings():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_setting('enable_mergejoin'), current_setting('max_parallel_workers_per_gather'),"
-                " current_setting('random_page_cost')"
-            )
-            return cursor.fetchone()
+    read = (
+        "SELECT current_setting('enable_mergejoin'), current_setting('max_parallel_workers_per_gather'),"
+        " current_setting('random_page_cost')"
+    )
+    during = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.lstrip().startswith("WITH res AS MATERIALIZED"):  # the clearance's statement
+            context["cursor"].execute(read)
+            during.append(context["cursor"].fetchone())
+        return execute(sql, params, many, context)
 
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL random_page_cost = 2.5")
-    before = settings()
-    assert clear(world, [world["series"].pk]) == [("not_licensed", None)]
-    assert settings() == before == ("on", before[1], "2.5")
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 3")
+        cursor.execute(read)
+        before = cursor.fetchone()
+    with connection.execute_wrapper(spy):
+        assert clear(world, [world["series"].pk]) == [("not_licensed", None)]
+    with connection.cursor() as cursor:
+        cursor.execute(read)
+        after = cursor.fetchone()
+    assert during == [("off", "0", "1.1")]
+    assert after == before == ("on", "3", "2.5")
+
+
+def test_uuids_in_any_form_name_their_work(world, agreement):
+    agreement.scope_works.add(world["series"])
+    canonical = str(world["series"].pk)
+    forms = [canonical, canonical.upper(), f"{{{canonical}}}", f"urn:uuid:{canonical}", canonical.replace("-", ""),
+             f"  {canonical.upper()} "]  # fmt: skip
+    body = {"use": "training", "date": "2026-10-15", "territory": "JP", "works": forms}
+    response = world["licensee_client"].post("/api/v1/clearances", body, format="json")
+    assert [(r["ref"], r["work"], r["status"]) for r in response.json()["results"]] == [
+        (form, canonical, "licensed") for form in forms
+    ]
 
 
 def test_batches_are_resolved_in_a_fixed_number_of_queries(world, agreement, django_assert_max_num_queries):

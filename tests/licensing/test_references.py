@@ -53,3 +53,42 @@ def test_uuids_in_any_case_or_form_are_the_same_work():
     other = parse_reference(value.hex)  # no hyphens: the slow path, a UUID object
     assert uuid.UUID(str(other.id)) == uuid.UUID(str(canonical.id))
     assert parse_reference(str(value)[:-1] + "g") is None
+
+
+TRICKY = ["", " ", "a,b", 'say "hi"', "back\\slash", "\\", '\\"', "{a,b}", "}", "NULL", "null", "two  words", " pad ",
+          "\t\n", "漫画,第1巻", "'", "%s", "$1", "\U0001f600", "x" * 300]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_array_literals_read_back_as_the_same_strings():
+    """What references.array_literal writes, PostgreSQL reads as exactly the strings it was given."""
+    import random
+
+    from django.db import connection
+
+    from licensing.references import array_literal
+
+    rng = random.Random(7)
+    alphabet = "ab ,{}\"\\'NUL漫\t"
+    lists = [TRICKY, [], [""], ["NULL"]]
+    lists += [["".join(rng.choice(alphabet) for _ in range(rng.randrange(8))) for _ in range(20)] for _ in range(30)]
+    with connection.cursor() as cursor:
+        for values in lists:
+            cursor.execute("SELECT %s::text[]", [array_literal(values)])
+            assert cursor.fetchone()[0] == values
+
+
+def test_reference_arrays_sort_references_by_kind_with_their_positions():
+    from licensing.references import reference_arrays
+
+    upper = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+    refs = ["6f9619ff-8b86-d011-b42d-00c04fc964ff", f"{{{upper}}}", f"urn:uuid:{upper}", upper.replace("-", ""),
+            "isbn:4-08-851124-7", "not a reference", "iscc:kacypxw445ftynj3", "ext:Hikari: S-1 ", 42,
+            "ext:x"]  # fmt: skip
+    arrays = reference_arrays(refs)
+    canonical = upper.lower()
+    assert arrays["id_ord"] == "{0,1,2,3}"
+    assert arrays["id_value"] == "{" + ",".join([canonical] * 4) + "}"
+    assert (arrays["isbn_ord"], arrays["isbn_value"]) == ("{4}", f'{{"{isbn13("978408851124")}"}}')
+    assert (arrays["iscc_ord"], arrays["iscc_value"]) == ("{6}", '{"ISCC:KACYPXW445FTYNJ3"}')
+    assert (arrays["ext_ord"], arrays["ext_scheme"], arrays["ext_value"]) == ("{7}", '{"hikari"}', '{"S-1"}')
