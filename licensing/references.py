@@ -65,7 +65,7 @@ def parse_reference(text: str) -> Reference | None:
         return None
 
 
-# The references of a clearance go to PostgreSQL as array literals, one pair (positions, values) per kind, written
+# The references of a clearance go to PostgreSQL as array literals, positions and values per kind, written
 # here (~2 ms for 10,000; psycopg's list adapter takes ~50 ms): a literal cast to an array is a constant the planner
 # counts, so it plans 6,000 uuids as 6,000 index probes, not as the 100 rows it assumes for a set it cannot see.
 def reference_arrays(refs: list[str]) -> dict[str, str]:

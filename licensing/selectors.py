@@ -84,7 +84,8 @@ def work_reference_filter(reference: str) -> Q | None:
 
 
 # A clearance is one statement built from the coverage rules' own pieces (licensing/sql/0013_coverage_pieces.sql,
-# 0017_cover_projectset.sql), as a usage report's is: the references resolved kind by kind; each work's candidate
+# 0017_cover_projectset.sql), as a usage report's is: the references resolved kind by kind; the licensee's active
+# agreements ranked in the rules' order of preference (licensing_ranked_agreements_query); each work's candidate
 # agreements and reserved uses (licensing_work_cover_query); the agreements fitting the one (use, date, territory)
 # asked about (licensing_fits_query); a work's agreement is the first bit set in both. Planned for what a clearance
 # is: every join hashed (no merge joins, see 0017), no parallel workers (starting them costs more than they save on
@@ -97,11 +98,7 @@ CLEARANCE_PLAN = """
 SELECT was.*,
        set_config('enable_mergejoin', 'off', true), set_config('max_parallel_workers_per_gather', '0', true),
        set_config('random_page_cost', '1.1', true),
-       licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', $m$EXISTS (
-           SELECT 1 FROM asked k
-            WHERE k.use = ANY(a.uses)
-              AND a.starts_on <= k.on_date AND (a.ends_on IS NULL OR a.ends_on >= k.on_date)
-              AND (k.territory = ANY(a.territories) OR '*' = ANY(a.territories)))$m$),
+       licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),
        licensing_work_cover_query('(SELECT DISTINCT res.work_id FROM res)', 'ag'),
        licensing_fits_query('asked', 'ag')
   FROM (SELECT current_setting('enable_mergejoin'), current_setting('max_parallel_workers_per_gather'),
