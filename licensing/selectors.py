@@ -93,17 +93,14 @@ def work_reference_filter(reference: str) -> Q | None:
 # 1.1, not 4: else the 1,000 `ext:` references of a call become a hash of every external id).
 # The settings are local to the transaction; called inside a caller's transaction, the clearance puts back what it
 # found (read first: the subquery is planned apart, so it runs before the outer list sets anything).
-CLEARANCE_SETTINGS = ("enable_mergejoin", "max_parallel_workers_per_gather", "random_page_cost")
-CLEARANCE_PLAN = """
-SELECT was.*,
-       set_config('enable_mergejoin', 'off', true), set_config('max_parallel_workers_per_gather', '0', true),
-       set_config('random_page_cost', '1.1', true),
+CLEARANCE_SETTINGS = {"enable_mergejoin": "off", "max_parallel_workers_per_gather": "0", "random_page_cost": "1.1"}
+CLEARANCE_PLAN = f"""
+SELECT was.*, {", ".join(f"set_config('{name}', '{value}', true)" for name, value in CLEARANCE_SETTINGS.items())},
        licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),
        licensing_work_cover_query('(SELECT DISTINCT res.work_id FROM res)', 'ag'),
        licensing_fits_query('asked', 'ag')
-  FROM (SELECT current_setting('enable_mergejoin'), current_setting('max_parallel_workers_per_gather'),
-               current_setting('random_page_cost') OFFSET 0) was
-"""
+  FROM (SELECT {", ".join(f"current_setting('{name}')" for name in CLEARANCE_SETTINGS)} OFFSET 0) was
+"""  # noqa: S608 (constant fragments)
 CLEARANCE_RESTORE = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in CLEARANCE_SETTINGS)
 # The references come as arrays of positions and values per kind (references.reference_arrays).
 CLEARANCE = """
