@@ -7,7 +7,7 @@ import re
 
 from django.utils.translation import gettext as _
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.utils import json
 
 # A \u escape of half a UTF-16 surrogate pair. JSON allows it, Python's json module decodes it, but alone it is not a
@@ -18,13 +18,19 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = parsers.get_encoding(parser_context or {})
+        charset = _charset(media_type)
+        if charset is not None and _codec(charset) != "utf-8":
+            # JSON is UTF-8 (RFC 8259, API.md); other charsets (unicode_escape, utf-7…) can smuggle in what UTF-8
+            # cannot hold
+            raise UnsupportedMediaType(media_type, detail=_("JSON is accepted in UTF-8 only."))
         raw = stream.read() if stream is not None else b""
         try:
-            text = codecs.decode(raw, encoding)
+            text = codecs.decode(raw, "utf-8")
             data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except ValueError as exc:
             raise ParseError(_("JSON parse error - %s") % exc) from None
+        except RecursionError:
+            raise ParseError(_("JSON parse error - nested too deeply.")) from None
         if _SURROGATE_ESCAPE.search(raw):  # rare: only then look at every string
             try:
                 json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -33,3 +39,20 @@ class JSONParser(parsers.JSONParser):
                     _("JSON parse error - a \\u escape names half of a surrogate pair without the other half.")
                 ) from None
         return data
+
+
+def _charset(media_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type, if any."""
+    for param in (media_type or "").split(";")[1:]:
+        name, _sep, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+def _codec(charset: str) -> str | None:
+    """The codec's canonical name (utf8, UTF-8, u8… are all utf-8), None for an unknown charset."""
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None

@@ -124,8 +124,10 @@ def _decode_event(raw: bytes) -> Event | str:
         match = _ERROR_FIELD.search(str(exc))
         field_name = match and (match[1] or match[2])
         return _field_messages().get(field_name) or _("An event is a JSON object.")
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return _("This line is not valid JSON.")
+    except UnicodeDecodeError:
+        return _("This line is not valid UTF-8.")
 
 
 def _lines(body: bytes) -> int:
@@ -159,8 +161,8 @@ def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, Event | s
             lines = _lines(piece)
             try:
                 events = _EVENT.decode_lines(piece)
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                events = None
+            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                events = None  # said line by line below
             if events is not None and len(events) == lines:
                 yield from enumerate(events, start=first)
             else:
@@ -177,19 +179,24 @@ def _json_events(body: bytes) -> list:
     """The raw events of a JSON body {"events": [...]}, or BodyError."""
     try:
         return _JSON_REPORT.decode(body).events
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         raise BodyError(_("The body is not valid JSON.")) from None
+    except UnicodeDecodeError:
+        raise BodyError(_("The body is not valid UTF-8.")) from None
     except msgspec.ValidationError:
         message = _('A JSON body is {"events": [...]}; for one event per line use application/x-ndjson.')
         raise BodyError(message) from None
 
 
 def check_body(body: bytes, content_type: str) -> None:
-    """Before a key is spent on it: BodyError when a JSON body is not {"events": [...]} (400), or when the body
-    holds more than USAGE_MAX_EVENTS events (413). NDJSON is counted by its lines (blank ones not counted)."""
+    """Before a key is spent on it: BodyError when a JSON body is not {"events": [...]} or an NDJSON body is empty
+    (400), or when the body holds more than USAGE_MAX_EVENTS events (413). NDJSON is counted by its lines (blank
+    ones not counted)."""
     max_events = settings.USAGE_MAX_EVENTS
     if content_type == "application/json":
         count = len(_json_events(body))
+    elif not body.strip():  # e.g. a body lost on its way: never a report that spends its key on nothing
+        raise BodyError(_('The body is empty. A month without usage is reported as JSON: {"events": []}.'))
     else:
         count = _lines(body)
         if count > max_events:  # blank lines are not events: count them out (only for a body this large)
@@ -358,8 +365,9 @@ def _known_digits(currency: str) -> int | None:
 def _revenue(amount: str, currency: str) -> str:
     """The two COPY columns (minor units, currency), or a Rejection."""
     digits = _known_digits(currency)
-    if digits is not None and amount.isascii() and amount.isdigit() and len(amount) <= 15:
-        return f"{int(amount) * 10**digits}\t{currency}"  # whole units of a known currency: the common case
+    if digits is not None and amount.isascii() and amount.isdigit() and len(amount) + digits <= 18:
+        # whole units of a known currency, well inside 64 bits in minor units: the common case
+        return f"{int(amount) * 10**digits}\t{currency}"
     try:
         money = Money.parse(amount, currency)
     except MoneyError as exc:

@@ -29,7 +29,7 @@ from ..throttling import ClearanceThrottle, UsageReportThrottle
 from ..usage import IdempotencyConflict, usage_report_ingest
 from ..validators import validate_country
 
-PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+PERIOD_RE = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits, the whole string (fullmatch)
 
 
 class ClearanceInput(serializers.Serializer):
@@ -212,7 +212,7 @@ class UsageReportsView(LicenseeView):
     def post(self, request: Request) -> Response:
         licensee = self.licensee_only()
         period = parse_period(request.query_params.get("period"))
-        key = request.headers.get("Idempotency-Key", "")
+        key = request.headers.get("Idempotency-Key", "").strip()  # as HTTP servers strip it
         if not key or len(key) > 200 or not key.isprintable():
             raise ValidationError(
                 {"Idempotency-Key": [_("A header Idempotency-Key of 1 to 200 characters is required.")]}
@@ -275,7 +275,7 @@ def reports_for(access: Access):
 
 def parse_period(value: str | None) -> dt.date:
     """A month from 2000-01 to the current one (Asia/Tokyo): usage is reported for months that have begun."""
-    match = PERIOD_RE.match(value if isinstance(value, str) else "")
+    match = PERIOD_RE.fullmatch(value if isinstance(value, str) else "")
     if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
         raise ValidationError({"period": [_("A period is YYYY-MM, e.g. 2026-10.")]})
     period = dt.date(int(match[1]), int(match[2]), 1)

@@ -30,9 +30,9 @@ CSV_RESPONSE = {
     (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="UTF-8 with a byte-order mark."),
     **ERRORS,
 }
-DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-YEAR_RE = re.compile(r"^\d{4}$")
+DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")  # ASCII digits, matched whole (fullmatch)
+MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
+YEAR_RE = re.compile(r"[0-9]{4}")
 FIRST_YEAR, LAST_YEAR = 2000, 9998
 MAX_MONTHS = 120
 
@@ -43,7 +43,7 @@ def _invalid(field: str, message: str) -> exceptions.ValidationError:
 
 
 def parse_date(value: str | None, field: str) -> dt.date:
-    match = DATE_RE.match(value if isinstance(value, str) else "")
+    match = DATE_RE.fullmatch(value if isinstance(value, str) else "")
     try:
         if not match:
             raise ValueError
@@ -57,14 +57,14 @@ def parse_date(value: str | None, field: str) -> dt.date:
 
 
 def parse_year(value: str | None, field: str = "year") -> int:
-    if not isinstance(value, str) or not YEAR_RE.match(value) or not FIRST_YEAR <= int(value) <= LAST_YEAR:
+    if not isinstance(value, str) or not YEAR_RE.fullmatch(value) or not FIRST_YEAR <= int(value) <= LAST_YEAR:
         raise _invalid(field, _("A year is YYYY, from %(first)d to %(last)d.") % {"first": FIRST_YEAR,
                                                                                  "last": LAST_YEAR})  # fmt: skip
     return int(value)
 
 
 def parse_month(value: str | None, field: str) -> dt.date:
-    match = MONTH_RE.match(value if isinstance(value, str) else "")
+    match = MONTH_RE.fullmatch(value if isinstance(value, str) else "")
     if not match or not 1 <= int(match[2]) <= 12 or not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
         raise _invalid(field, _("A month is YYYY-MM, e.g. 2026-10."))
     return dt.date(int(match[1]), int(match[2]), 1)
