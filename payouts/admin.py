@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
@@ -13,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from config.admin_tools import EstimatedCountPaginator, text_filter
 from ledger.money import Money
 from licensing.admin import access_of
+from licensing.models import Licensee
 
 from .engine import RunRefused
 from .models import Advance, Invoice, Statement, StatementLine, StatementRun, TaxRule
@@ -135,6 +139,46 @@ class HolderScoped(RecordsAdmin):
         return self.has_view_permission(request)
 
 
+class LicenseeFilter(admin.SimpleListFilter):
+    """The AI company behind the lines. Its choices are what the user may see: staff every licensee; a rights
+    holder's user only those on its own holders' statement lines, never the names of other holders' licensees."""
+
+    title = _("licensee")
+    parameter_name = "licensee"
+
+    def lookups(self, request, model_admin):
+        access = access_of(request)
+        licensees = Licensee.objects.order_by("name", "pk")
+        if not access.is_staff:
+            mine = StatementLine.objects.filter(statement__rights_holder_id__in=access.holder_ids)
+            licensees = licensees.filter(pk__in=mine.values("licensee_id"))
+        return [(str(pk), name) for pk, name in licensees.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            licensee_id = uuid.UUID(self.value())
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(self.condition(licensee_id))
+
+    def condition(self, licensee_id: uuid.UUID) -> Q | Exists:
+        """The lines of the licensee, through their agreement: a line's licensee is its agreement's (a composite
+        foreign key), and statement lines are indexed by agreement, not by licensee."""
+        return Q(agreement__licensee_id=licensee_id)
+
+
+class StatementLicenseeFilter(LicenseeFilter):
+    """A statement matches when one of its lines is the licensee's: a semi-join on the lines' indexes, each
+    statement once."""
+
+    def condition(self, licensee_id: uuid.UUID) -> Q | Exists:
+        lines = StatementLine.objects.filter(statement_id=OuterRef("pk"), period=OuterRef("period"),
+                                             agreement__licensee_id=licensee_id)  # fmt: skip
+        return Exists(lines)
+
+
 class StatementLineInline(admin.TabularInline):
     model = StatementLine
     fields = ["licensee", "agreement", "work", "use", "basis", "adjusted_period", "quantity", "gross_amount",
@@ -215,7 +259,7 @@ class StatementAdmin(Downloads, HolderScoped):
     list_display = ["rights_holder", "period_label", "currency", "status", "gross_amount", "net_amount",
                     "payable_amount", "carried_out", "downloads"]  # fmt: skip
     list_filter = [
-        "status", "period", "currency", "carried_out",
+        "status", "period", "currency", "carried_out", StatementLicenseeFilter,
         text_filter("holder", _("rights holder"), ("rights_holder__name__icontains",
                                                    "rights_holder__name_kana__icontains")),
         text_filter("work", _("work"), ("lines__work__title__icontains", "lines__work__isbn"), many=True),
@@ -251,7 +295,7 @@ class StatementLineAdmin(HolderScoped):
     holder_field = "statement__rights_holder_id"
     list_display = ["statement", "licensee", "work", "use", "basis", "quantity", "gross", "commission", "net"]
     list_filter = [
-        "basis", "period", "statement__status", "licensee",
+        "basis", "period", "statement__status", LicenseeFilter,
         text_filter("holder", _("rights holder"), ("statement__rights_holder__name__icontains",
                                                    "statement__rights_holder__name_kana__icontains")),
         text_filter("work", _("work"), ("work__title__icontains", "work__isbn")),

@@ -225,7 +225,8 @@ def statement_pdf(statement: Statement) -> bytes:
     registration number, the amount and the consumption tax by rate)."""
     holder, currency = statement.rights_holder, statement.currency
     lines = _statement_lines(statement)
-    consumption = TaxRates.on_date(last_day(statement.period)).rules.get(TaxKind.CONSUMPTION)
+    rates = TaxRates.on_date(last_day(statement.period))
+    consumption = rates.rules.get(TaxKind.CONSUMPTION)
 
     details = [(_("Period"), _period(statement.period)), (_("Currency"), currency)]
     if statement.registration_number:
@@ -252,10 +253,13 @@ def statement_pdf(statement: Statement) -> bytes:
     widths = [m * mm for m in (32, 22, 30, 20, 26, 24, 26)]
 
     totals = [(label, _grouped(amount, currency)) for label, amount in _statement_totals(statement)]
-    if statement.registration_number and consumption is not None:
+    applied = _consumption_tax_applied(statement, rates)
+    if applied and consumption is not None:  # the amount subject to the rate, and the tax at that rate
         rate = {"rate": _rate(consumption.rate)}
         totals[2] = (_("Net royalties, subject to %(rate)s %% tax") % rate, totals[2][1])
         totals[3] = (_("Consumption tax (%(rate)s %%)") % rate, totals[3][1])
+    elif not applied:
+        totals[3] = (_("Consumption tax: not applicable"), totals[3][1])
 
     story: list[Flowable] = [
         _text(_("Royalty statement"), size=16, bold=True),
@@ -268,9 +272,34 @@ def statement_pdf(statement: Statement) -> bytes:
         Spacer(1, 6 * mm),
         _pairs(totals, total=True),
     ]
+    if not applied:
+        story += [Spacer(1, 3 * mm), _text(_no_consumption_tax(statement))]
     if statement.carried_out:
         story += [Spacer(1, 3 * mm), _text(_("Below the minimum payout: carried forward to the next statement."))]
     return _pdf(_("Royalty statement"), story)
+
+
+def _consumption_tax_applied(statement: Statement, rates: TaxRates) -> bool:
+    """Whether the statement was computed with consumption tax (RULES.md 5: a registered holder resident in Japan).
+
+    The statement keeps the registration number and the tax, not the residence, which may have changed since: a tax
+    means it applied; none where a resident would have owed some means it did not; when there was nothing to tax
+    either way (no positive net royalties), the holder's residence tells."""
+    if statement.consumption_tax > 0:
+        return True
+    if not statement.registration_number:
+        return False
+    if TaxKind.CONSUMPTION in rates.rules and rates.consumption_tax(
+        statement.net_royalties, registration_number=statement.registration_number, resident=True
+    ):
+        return False
+    return statement.rights_holder.resident
+
+
+def _no_consumption_tax(statement: Statement) -> str:
+    if not statement.registration_number:
+        return _("No consumption tax applies: the rights holder has no invoice registration number.")
+    return _("No consumption tax applies: the rights holder is not resident in Japan.")
 
 
 # invoices -------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -146,39 +146,83 @@ class InvoiceDetailView(PayoutsView):
 
 
 class DocumentView(PayoutsView):
-    """A statement's or an invoice's CSV or PDF (the same visibility as the JSON)."""
+    """A statement's or an invoice's CSV or PDF (the same visibility as the JSON). One view per kind and format, so
+    that each download is its own path and operation in the schema."""
 
     kind = ""  # "statement" | "invoice"
-    RENDER = {
-        ("statement", "csv"): ("statement_csv", "text/csv; charset=utf-8"),
-        ("statement", "pdf"): ("statement_pdf", "application/pdf"),
-        ("invoice", "csv"): ("invoice_csv", "text/csv; charset=utf-8"),
-        ("invoice", "pdf"): ("invoice_pdf", "application/pdf"),
-    }
+    fmt = ""  # "csv" | "pdf"
+    CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)  # a file, whatever Accept says
 
-    @extend_schema(exclude=True)
-    def get(self, request: Request, pk, fmt: str) -> HttpResponse:
+    def get(self, request: Request, pk) -> HttpResponse:
         from .. import documents
 
         queryset = (selectors.statement_list if self.kind == "statement" else selectors.invoice_list)(
             access=self.access
         )
         obj = self.get_visible(queryset, pk)
-        function, content_type = self.RENDER[self.kind, fmt]
-        response = HttpResponse(getattr(documents, function)(obj), content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{self.kind}-{obj.period:%Y-%m}-{obj.pk}.{fmt}"'
+        content = getattr(documents, f"{self.kind}_{self.fmt}")(obj)
+        response = HttpResponse(content, content_type=self.CONTENT_TYPES[self.fmt])
+        response["Content-Disposition"] = f'attachment; filename="{self.kind}-{obj.period:%Y-%m}-{obj.pk}.{self.fmt}"'
         return response
 
 
-class StatementDocumentView(DocumentView):
-    kind = "statement"
+def _download(kind: str, fmt: str, description: str):
+    """The schema of one download: the file as a binary body, and the problems the view answers (no valid key: 401;
+    a caller who may see no document of this kind: 403; an unknown id, or another party's: 404)."""
+    media_type, body = {
+        "csv": ("text/csv", "UTF-8 with a byte-order mark: the details, one row per line, then the totals."),
+        "pdf": ("application/pdf", "A4; Japanese text in reportlab's built-in CID font."),
+    }[fmt]
+    return extend_schema(
+        operation_id=f"{kind}s_{fmt}",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=f"The {kind}'s id.")],
+        responses={
+            (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=body),
+            **problem_responses(401, 403, 404),
+        },
+        description=f"{description} Sent as an attachment (`Content-Disposition`), whatever `Accept` says.",
+    )
 
 
-class InvoiceDocumentView(DocumentView):
-    kind = "invoice"
+class StatementCsvView(DocumentView):
+    kind, fmt = "statement", "csv"
+
+    @_download("statement", "csv", "Staff, or a user of the rights holder: the statement as CSV.")
+    def get(self, request: Request, pk) -> HttpResponse:
+        return super().get(request, pk)
+
+
+class StatementPdfView(DocumentView):
+    kind, fmt = "statement", "pdf"
+
+    @_download(
+        "statement", "pdf",
+        "Staff, or a user of the rights holder: the statement as PDF (支払明細書): the lines by AI company and work, "
+        "the totals and the qualified-invoice items (registration number, amount and consumption tax by rate, "
+        "withholding).",
+    )  # fmt: skip
+    def get(self, request: Request, pk) -> HttpResponse:
+        return super().get(request, pk)
+
+
+class InvoiceCsvView(DocumentView):
+    kind, fmt = "invoice", "csv"
+
+    @_download("invoice", "csv", "Staff, or the licensee: the invoice as CSV.")
+    def get(self, request: Request, pk) -> HttpResponse:
+        return super().get(request, pk)
+
+
+class InvoicePdfView(DocumentView):
+    kind, fmt = "invoice", "pdf"
+
+    @_download("invoice", "pdf", "Staff, or the licensee: the invoice as PDF (請求書): what it owes by basis and use, "
+               "less the advance recouped.")  # fmt: skip
+    def get(self, request: Request, pk) -> HttpResponse:
+        return super().get(request, pk)
 
 
 # payout batches -----------------------------------------------------------------------------------------------------
