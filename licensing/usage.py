@@ -25,6 +25,19 @@ class Outcome:
     replay: bool  # the original answer again: nothing was stored this time
 
 
+# Storing usage and closing periods exclude each other: a report's events are stored holding this lock shared (their
+# `late` flag read under it), a finalization takes it exclusively (payouts.services). So a report either commits
+# before the period closes (and the finalization sees its events: "usage reported after the run") or reads the
+# period closed and is flagged late (adjusted in the next open period); none lands unbilled in a final period.
+USAGE_CLOSE_LOCK = "hashtextextended('rights-ledger:usage-close', 0)"
+
+
+def period_closed(period: dt.date) -> bool:
+    """Usage of the period is late: its statements are final, or a later period's are (periods become final in
+    order, so a month never computed before a later one became final is closed too) (RULES.md 8)."""
+    return ReportingPeriod.objects.filter(period__gte=period, status=PeriodStatus.FINAL).exists()
+
+
 def ensure_partition(period: dt.date) -> None:
     """The month's partition, in its own short transaction when possible (DDL locks the parent table)."""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -64,7 +77,7 @@ def usage_report_ingest(
 def _claim(licensee: Licensee, period: dt.date, key: str, digest: str) -> UsageReport | None:
     """Insert the report row, or None when the key exists. A concurrent identical request waits here for the first
     one to commit (the unique index), then finds its report."""
-    late = ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists()
+    late = period_closed(period)  # as it stands now; decided again when the events are stored
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -84,6 +97,12 @@ def _process(report: UsageReport, data: bytes, content_type: str) -> None:
     licensee = report.licensee
     try:
         with transaction.atomic():  # a body found unreadable half-way leaves none of its chunks stored
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT pg_advisory_xact_lock_shared({USAGE_CLOSE_LOCK})")
+            late = period_closed(report.period)
+            if late != report.late:  # the period closed since the report was received (a large one, queued)
+                report.late = late
+                report.save(update_fields=["late"])
             result = ingest.ingest(
                 data, content_type, period=report.period, default_territory=licensee.country, report_id=report.pk,
                 licensee_id=licensee.pk, late=report.late,

@@ -27,7 +27,8 @@ from django.utils.translation import gettext as _
 
 from ledger.money import currency_digits
 from licensing.choices import AgreementStatus, Every, TermType
-from licensing.models import Agreement, PeriodStatus, ReportingPeriod, Term
+from licensing.models import Agreement, PeriodStatus, ReportingPeriod, ReportStatus, Term, UsageReport
+from licensing.usage import period_closed
 
 from .models import RunStatus, Statement, StatementRun, StatementStatus
 from .taxes import TaxRates
@@ -119,10 +120,11 @@ WITH terms AS MATERIALIZED (
 ), first_pairs AS (
     SELECT p.agreement_id, p.work_id, p.use, count(*) AS pairs
       FROM pairs p
-     WHERE NOT EXISTS (
-           SELECT 1 FROM licensing_usageevent o
+     WHERE NOT EXISTS (  -- billed in an earlier period, as its own usage or adjusted, or adjusted by this run
+           SELECT 1 FROM licensing_usageevent o LEFT JOIN licensing_usagereport orr ON orr.id = o.report_id
             WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
-              AND o.model = p.model AND o.period < %(period)s)
+              AND o.model = p.model AND o.period < %(period)s
+              AND (NOT o.late OR orr.adjusted_in IS NOT NULL OR orr.id = ANY(%(late_reports)s::uuid[])))
      GROUP BY p.agreement_id, p.work_id, p.use
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
@@ -138,14 +140,14 @@ SELECT EXISTS (SELECT 1 FROM licensing_term t JOIN payouts_agreement a ON a.id =
                 WHERE t.type = 'per_work')
 """
 
-# Late usage (reported after its period was final) from reports processed, not adjusted yet and received before the
-# run was requested, of the run's agreements: priced by their per_unit, revenue_share and per_work terms, as
-# `adjustment` lines naming their period. Read from the late reports (few), not from the months' partitions.
+# Late usage (reported after its period was closed) of the late reports the run adjusts (fixed once per run:
+# StatementRun.late_reports, see late_reports_of), of the run's agreements: priced by their per_unit, revenue_share
+# and per_work terms, as `adjustment` lines naming their period. Read from the late reports (few), not from the
+# months' partitions.
 LATE_EVENTS = """
 SELECT e.agreement_id, e.period, e.work_id, e.use, e.model, e.quantity, e.revenue_amount
   FROM licensing_usagereport r JOIN licensing_usageevent e ON e.report_id = r.id AND e.period = r.period
- WHERE r.late AND r.status <> 'processing' AND r.adjusted_in IS NULL AND r.created_at < %(started_at)s
-   AND r.period < %(period)s AND e.late AND e.agreement_id IS NOT NULL
+ WHERE r.id = ANY(%(late_reports)s::uuid[]) AND e.late AND e.agreement_id IS NOT NULL
 """
 ADJUSTMENT_LINES = """
 WITH late AS MATERIALIZED (
@@ -158,14 +160,11 @@ WITH late AS MATERIALIZED (
     SELECT p.agreement_id, p.work_id, p.use, min(p.period) AS period
       FROM (SELECT l.agreement_id, l.work_id, l.use, l.model, min(l.period) AS period
               FROM late l GROUP BY l.agreement_id, l.work_id, l.use, l.model) p
-     WHERE NOT EXISTS (
-               SELECT 1 FROM licensing_usageevent o
+     WHERE NOT EXISTS (  -- billed already: in an earlier period's own statements (any period before the run's), or
+                         -- adjusted already
+               SELECT 1 FROM licensing_usageevent o LEFT JOIN licensing_usagereport orr ON orr.id = o.report_id
                 WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
-                  AND o.model = p.model AND o.period < p.period)
-       AND NOT EXISTS (  -- in that period's own statements, or adjusted already
-               SELECT 1 FROM licensing_usageevent o JOIN licensing_usagereport orr ON orr.id = o.report_id
-                WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
-                  AND o.model = p.model AND o.period = p.period AND (NOT o.late OR orr.adjusted_in IS NOT NULL))
+                  AND o.model = p.model AND o.period < %(period)s AND (NOT o.late OR orr.adjusted_in IS NOT NULL))
      GROUP BY p.agreement_id, p.work_id, p.use, p.model
 ), new_pairs AS (
     SELECT p.agreement_id, p.period, p.work_id, p.use, count(*) AS pairs
@@ -426,13 +425,14 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
         with transaction.atomic():
             _lock_period(run)
             mark = usage_mark(run.period)
+            run.late_reports = late_reports_of(run)
             agreements = run_agreements(run)
             progress = _Progress(run, len(agreements))
             with connection.cursor() as cursor:
                 _prepare(cursor)
                 _royalty_lines(cursor, run, agreements, progress, whole_period=True)
                 lines, unallocated = _assemble(cursor, run, progress)
-            _done(run, lines, len(agreements), mark, unallocated)
+            _done(run, lines, len(agreements), mark, unallocated, late_reports=run.late_reports)
     finally:
         if progress is not None:
             progress.close()
@@ -448,10 +448,7 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
     progress = _Progress(run, None)
     try:
         with transaction.atomic():
-            if ReportingPeriod.objects.filter(period=run.period, status=PeriodStatus.FINAL).exists():
-                raise RunRefused(
-                    _("%(period)s is final: its statements never change.") % {"period": f"{run.period:%Y-%m}"}
-                )
+            refuse_closed(run.period)
             agreements = list(
                 Agreement.objects.filter(pk__in=agreement_ids)
                 .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
@@ -511,8 +508,7 @@ def _lock_period(run: StatementRun) -> None:
         status=RunStatus.FAILED, error=_("Interrupted (its worker stopped); a later run replaced it."),
         finished_at=timezone.now(),
     )  # fmt: skip
-    if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
-        raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")})
+    refuse_closed(period)
     if StatementRun.objects.filter(period=period, created_at__gt=run.created_at).exists():
         # a redelivery of an old run must not take the period's drafts from the run that replaced it
         raise RunRefused(_("A later run of this period exists: this one is superseded."))
@@ -526,12 +522,37 @@ def usage_mark(period: dt.date) -> int:
         return cursor.fetchone()[0]
 
 
+def refuse_closed(period: dt.date) -> None:
+    """RunRefused when the period's statements are final, or a later period's are (its usage is then billed as
+    adjustments in the next open period: periods become final in order)."""
+    if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
+        raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")})
+    if period_closed(period):
+        raise RunRefused(
+            _("A later period is final: usage of %(period)s is billed as adjustments in the next open period.")
+            % {"period": period.strftime("%Y-%m")}
+        )
+
+
+def late_reports_of(run: StatementRun) -> list:
+    """The late reports the run adjusts, fixed once and kept on the run (its agreements, its adjustment lines and,
+    when it is finalized, the reports marked adjusted all follow this one list): processed, not adjusted yet, for
+    an earlier period, received before the run was requested. A late report still processing waits for a later
+    run."""
+    return list(
+        UsageReport.objects.filter(
+            late=True, adjusted_in__isnull=True, period__lt=run.period, created_at__lt=run.created_at,
+            status__in=[ReportStatus.ACCEPTED, ReportStatus.REJECTED],
+        ).order_by("id").values_list("pk", flat=True)
+    )  # fmt: skip
+
+
 def run_agreements(run: StatementRun) -> list[Agreement]:
     """The agreements a run bills, by id: those with usage in the period, with a flat fee or minimum guarantee
-    active in it, or with late usage to adjust (from reports received before the run was requested)."""
+    active in it, or with late usage to adjust (the run's late reports)."""
     period = run.period
     with connection.cursor() as cursor:
-        cursor.execute(LATE_AGREEMENTS, {"period": period, "started_at": run.created_at})
+        cursor.execute(LATE_AGREEMENTS, {"late_reports": list(run.late_reports)})
         late = [row[0] for row in cursor.fetchall()]
     with_fixed_terms = Agreement.objects.filter(
         status__in=BILLED_STATUSES, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
@@ -566,7 +587,7 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
         "commissions": [a.commission for a in agreements],
     })  # fmt: skip
     cursor.execute("ANALYZE payouts_agreement")
-    params = {"period": period, "started_at": run.created_at}
+    params = {"period": period, "late_reports": list(run.late_reports)}
     # a pass over the month's partition: a sequential scan, never a walk of an index across all of it (the planner
     # may take the (agreement, work, use) index for its order; reading the heap at random is several times slower)
     cursor.execute(PRICES)
@@ -657,9 +678,9 @@ def _next_period(period: dt.date) -> dt.date:
     return (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
-def _done(run: StatementRun, lines: int, agreements: int, mark: int, unallocated: dict) -> None:
+def _done(run: StatementRun, lines: int, agreements: int, mark: int, unallocated: dict, **fields) -> None:
     StatementRun.objects.filter(pk=run.pk).update(
-        unallocated=unallocated,
+        **fields, unallocated=unallocated,
         status=RunStatus.DONE, started_at=Coalesce(F("started_at"), Now()), finished_at=timezone.now(),
         lines_written=lines, agreements_total=agreements, agreements_done=agreements, error="", usage_mark=mark,
     )  # fmt: skip

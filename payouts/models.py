@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -73,6 +74,11 @@ class StatementRun(models.Model):
     usage_mark = models.BigIntegerField(
         _("usage mark"), default=0, help_text=_("The highest usage event id of the period when the run computed.")
     )
+    late_reports = ArrayField(
+        models.UUIDField(), default=list, blank=True, verbose_name=_("late reports"),
+        help_text=_("The late usage reports this run adjusts, fixed when it computes; marked adjusted when it is "
+                    "finalized."),
+    )  # fmt: skip
     unallocated = models.JSONField(
         _("unallocated"), default=dict, blank=True,
         help_text=_("Royalties of works without rights holders, per currency (minor units): billed, held in the "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -12,15 +13,15 @@ from ledger.choices import AccountPurpose, OwnerType
 from ledger.money import Money
 from ledger.services import Entry, account_get_or_create, accounts_get_or_create_bulk, journal_post_bulk
 from licensing.models import PeriodStatus, ReportingPeriod, UsageReport
+from licensing.usage import USAGE_CLOSE_LOCK
 
-from .engine import RunRefused, last_day, usage_mark
+from .engine import RunRefused, last_day, refuse_closed, usage_mark
 from .models import Invoice, RunStatus, Statement, StatementRun, StatementStatus
 
 
 def statement_run_create(*, period: dt.date, requested_by=None) -> StatementRun:
     """A queued run of a period (the Celery task computes it). RunRefused when the period is final."""
-    if ReportingPeriod.objects.filter(period=period, status=PeriodStatus.FINAL).exists():
-        raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": period.strftime("%Y-%m")})
+    refuse_closed(period)
     return StatementRun.objects.create(period=period, requested_by=requested_by)
 
 
@@ -31,6 +32,7 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
     with transaction.atomic():
         with connection.cursor() as cursor:  # waits for a run of the same period computing right now
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [run.period])
+        _close_usage()
         run = StatementRun.objects.select_for_update().get(pk=run.pk)
         if run.finalized_at is not None:
             return run
@@ -42,6 +44,8 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         _refuse_out_of_order(run)
         if usage_mark(run.period) != run.usage_mark:
             raise RunRefused(_("Usage was reported for this period after the run computed it: compute it again."))
+        if UsageReport.objects.filter(pk__in=run.late_reports, adjusted_in__isnull=False).exists():
+            raise RunRefused(_("Late usage this run adjusts was adjusted by another run since: compute it again."))
         statements = list(Statement.objects.filter(run=run, status=StatementStatus.DRAFT))
         invoices = list(Invoice.objects.filter(run=run, status=StatementStatus.DRAFT))
         accounts = _Accounts()
@@ -60,20 +64,29 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         Invoice.objects.filter(run=run, status=StatementStatus.DRAFT).update(
             status=StatementStatus.FINAL, finalized_at=now
         )
-        # the late reports this run adjusted (received before it was requested) are done: never adjusted again
-        UsageReport.objects.filter(
-            late=True,
-            adjusted_in__isnull=True,
-            period__lt=run.period,
-            created_at__lt=run.created_at,
-            status__in=["accepted", "rejected"],
-        ).update(adjusted_in=run.period)
+        # the late reports this run adjusted are done: never adjusted again
+        UsageReport.objects.filter(pk__in=run.late_reports).update(adjusted_in=run.period)
         ReportingPeriod.objects.update_or_create(
             period=run.period, defaults={"status": PeriodStatus.FINAL, "finalized_at": now}
         )
         run.finalized_at = now
         run.save(update_fields=["finalized_at"])
     return run
+
+
+def _close_usage() -> None:
+    """Wait for the usage reports being stored right now (licensing.usage.USAGE_CLOSE_LOCK), then hold them off
+    until this transaction ends; RunRefused after FINALIZE_LOCK_TIMEOUT (a very large report still storing)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [settings.FINALIZE_LOCK_TIMEOUT])
+        try:
+            with transaction.atomic():
+                cursor.execute(f"SELECT pg_advisory_xact_lock({USAGE_CLOSE_LOCK})")
+        except OperationalError:  # lock_timeout: the savepoint rolled back, the transaction goes on
+            raise RunRefused(
+                _("Usage reports are being stored right now: finalize again when they are done.")
+            ) from None
+        cursor.execute("SELECT set_config('lock_timeout', '0', true)")
 
 
 def _refuse_out_of_order(run: StatementRun) -> None:
@@ -83,6 +96,16 @@ def _refuse_out_of_order(run: StatementRun) -> None:
     )
     if earlier_drafts:
         raise RunRefused(_("An earlier period has draft statements: finalize it first."))
+    final = ReportingPeriod.objects.filter(status=PeriodStatus.FINAL).values("period")
+    unbilled = (
+        UsageReport.objects.filter(period__lt=run.period, late=False, events_accepted__gt=0)
+        .exclude(period__in=final).order_by("period").values_list("period", flat=True).first()
+    )  # fmt: skip
+    if unbilled is not None:  # once this one is final, that month's usage could no longer be billed
+        raise RunRefused(
+            _("%(earlier)s has usage and is not final: compute and finalize it first.")
+            % {"earlier": unbilled.strftime("%Y-%m")}
+        )
     if ReportingPeriod.objects.filter(
         period__lt=run.period, status=PeriodStatus.FINAL, finalized_at__gt=run.finished_at
     ).exists():

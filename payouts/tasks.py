@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from .engine import (
     RunRefused,
+    late_reports_of,
     run_agreements,
     statement_run_assemble,
     statement_run_compute,
@@ -49,9 +50,11 @@ def compute_statement_run(run_id: str) -> None:
         run = StatementRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.QUEUED:
             return
+        run.late_reports = late_reports_of(run)  # fixed once, as the agreements
         ids = [str(agreement.pk) for agreement in run_agreements(run)]  # fixed once, dealt out to the parts
         StatementRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.RUNNING, agreements_total=len(ids), agreements_done=0, started_at=timezone.now(),
+            late_reports=run.late_reports, status=RunStatus.RUNNING, agreements_total=len(ids), agreements_done=0,
+            started_at=timezone.now(),
             error="", usage_mark=usage_mark(run.period),
         )  # fmt: skip
         header = [compute_statement_run_part.si(run_id, part, ids[part::parts]) for part in range(parts)]
