@@ -589,6 +589,9 @@ def agreement_update(*, agreement: Agreement, data: dict[str, Any], effective_fr
             _("Statements exist for this agreement: give effective_from to start a new version with these terms."),
         )
     errors.raise_if_any()
+    if _terminates_running(agreement, data):
+        # it ran until today: its fixed terms (flat fees, guarantees) are owed for the months until then, not after
+        data = {**data, "ends_on": timezone.localdate()}
     if effective_from is not None:
         return _agreement_new_version(agreement, data, effective_from)
     if ({"currency", "uses"} & set(data)) and "terms" not in data:
@@ -598,6 +601,19 @@ def agreement_update(*, agreement: Agreement, data: dict[str, Any], effective_fr
     errors.raise_if_any()
     _save_agreement(agreement, terms, scope)
     return agreement
+
+
+def _terminates_running(agreement: Agreement, data: dict[str, Any]) -> bool:
+    """A termination of an agreement that has run (active or suspended, started by today, not ended), without an
+    end date given: it ends today. A draft, or one not started yet, never ran: no end date, and nothing billed."""
+    today = timezone.localdate()
+    return (
+        data.get("status") == AgreementStatus.TERMINATED
+        and agreement.status in (AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED)
+        and "ends_on" not in data
+        and agreement.starts_on <= today
+        and (agreement.ends_on is None or agreement.ends_on > today)
+    )
 
 
 def _agreement_new_version(old: Agreement, data: dict[str, Any], effective_from: dt.date) -> Agreement:

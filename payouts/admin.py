@@ -374,7 +374,12 @@ class AdvanceAdmin(RecordsAdmin):
 
     @admin.action(description=_("Record as received today (ledger: bank, licensee advance)"))
     def record_received(self, request, queryset):
-        recorded = sum(advance_record_received(term=term, received_on=timezone.localdate()) for term in queryset)
+        recorded = 0
+        for term in queryset:
+            try:
+                recorded += advance_record_received(term=term, received_on=timezone.localdate())
+            except RunRefused as exc:
+                self.message_user(request, f"{term.agreement}: {exc}", messages.ERROR)
         self.message_user(request, _("%(n)d advance(s) recorded.") % {"n": recorded}, messages.SUCCESS)
 
 

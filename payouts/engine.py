@@ -55,6 +55,17 @@ SELECT a.id, a.licensee_id, a.currency, a.scale, a.commission
               %(commissions)s::numeric[]) AS a(id, licensee_id, currency, scale, commission)
 """
 
+# Each agreement of the run with its contract: every version of it (same licensee and reference) and the earlier
+# ones. A per_work pair is billed once under the contract, whichever version it was reported under.
+CONTRACTS = """
+CREATE TEMPORARY TABLE payouts_contract ON COMMIT DROP AS
+SELECT a.id AS agreement_id, array_agg(m.id) AS members,
+       coalesce(array_agg(m.id) FILTER (WHERE m.version < g.version), '{}') AS earlier
+  FROM payouts_agreement a JOIN licensing_agreement g ON g.id = a.id
+  JOIN licensing_agreement m ON m.licensee_id = g.licensee_id AND m.reference = g.reference
+ GROUP BY a.id
+"""
+
 # The run's prices per (agreement, use): per_unit rates in minor units (10 ** the currency's minor digits × the rate
 # in major units) and revenue_share percents, terms of one type and use added up
 PRICES = """
@@ -119,12 +130,14 @@ WITH terms AS MATERIALIZED (
      GROUP BY e.agreement_id, e.work_id, e.use, e.model
 ), first_pairs AS (
     SELECT p.agreement_id, p.work_id, p.use, count(*) AS pairs
-      FROM pairs p
-     WHERE NOT EXISTS (  -- billed in an earlier period, as its own usage or adjusted, or adjusted by this run
+      FROM pairs p JOIN payouts_contract c ON c.agreement_id = p.agreement_id
+     WHERE NOT EXISTS (  -- billed under the contract: in an earlier period, as its own usage or adjusted, or adjusted
+                         -- by this run; or this period under an earlier version
            SELECT 1 FROM licensing_usageevent o LEFT JOIN licensing_usagereport orr ON orr.id = o.report_id
-            WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
-              AND o.model = p.model AND o.period < %(period)s
-              AND (NOT o.late OR orr.adjusted_in IS NOT NULL OR orr.id = ANY(%(late_reports)s::uuid[])))
+            WHERE o.agreement_id = ANY(c.members) AND o.work_id = p.work_id AND o.use = p.use AND o.model = p.model
+              AND ((o.period < %(period)s
+                    AND (NOT o.late OR orr.adjusted_in IS NOT NULL OR orr.id = ANY(%(late_reports)s::uuid[])))
+                   OR (o.period = %(period)s AND NOT o.late AND o.agreement_id = ANY(c.earlier))))
      GROUP BY p.agreement_id, p.work_id, p.use
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
@@ -160,10 +173,11 @@ WITH late AS MATERIALIZED (
     SELECT p.agreement_id, p.work_id, p.use, min(p.period) AS period
       FROM (SELECT l.agreement_id, l.work_id, l.use, l.model, min(l.period) AS period
               FROM late l GROUP BY l.agreement_id, l.work_id, l.use, l.model) p
-     WHERE NOT EXISTS (  -- billed already: in an earlier period's own statements (any period before the run's), or
-                         -- adjusted already
+      JOIN payouts_contract c ON c.agreement_id = p.agreement_id
+     WHERE NOT EXISTS (  -- billed already under the contract: in an earlier period's own statements (any period
+                         -- before the run's), or adjusted already
                SELECT 1 FROM licensing_usageevent o LEFT JOIN licensing_usagereport orr ON orr.id = o.report_id
-                WHERE o.agreement_id = p.agreement_id AND o.work_id = p.work_id AND o.use = p.use
+                WHERE o.agreement_id = ANY(c.members) AND o.work_id = p.work_id AND o.use = p.use
                   AND o.model = p.model AND o.period < %(period)s AND (NOT o.late OR orr.adjusted_in IS NOT NULL))
      GROUP BY p.agreement_id, p.work_id, p.use, p.model
 ), new_pairs AS (
@@ -234,7 +248,7 @@ SELECT f.work_id FROM licensing_work_facts f CROSS JOIN licensing_agreement a
 FLAT_FEE_WEIGHTS = """
 WITH used AS (
     SELECT e.work_id, sum(e.quantity) AS quantity FROM licensing_usageevent e
-     WHERE e.period = %(period)s AND e.agreement_id = %(agreement)s AND NOT e.late GROUP BY e.work_id
+     WHERE e.period = %(period)s AND e.agreement_id = ANY(%(members)s::uuid[]) AND NOT e.late GROUP BY e.work_id
 )
 SELECT u.work_id, u.quantity AS weight, u.quantity FROM used u
 UNION ALL
@@ -245,12 +259,12 @@ MG_EARNED = """
 WITH earned AS (
     SELECT l.work_id, sum(l.gross) AS gross FROM payouts_statementline l
       JOIN payouts_statement s ON s.id = l.statement_id
-     WHERE l.agreement_id = %(agreement)s AND s.status <> 'draft' AND l.basis <> 'minimum_guarantee'
+     WHERE l.agreement_id = ANY(%(members)s::uuid[]) AND s.status <> 'draft' AND l.basis <> 'minimum_guarantee'
        AND l.period >= %(since)s AND l.period < %(period)s
      GROUP BY l.work_id
     UNION ALL
     SELECT r.work_id, sum(r.gross) FROM payouts_royalty r
-     WHERE r.agreement_id = %(agreement)s AND r.basis <> 'minimum_guarantee'
+     WHERE r.agreement_id = ANY(%(members)s::uuid[]) AND r.basis <> 'minimum_guarantee'
      GROUP BY r.work_id
 )
 SELECT e.work_id, sum(e.gross) AS weight, 0::bigint AS quantity FROM earned e GROUP BY e.work_id
@@ -264,10 +278,10 @@ SELECT c.work_id, 0, 0 FROM (<covered>) c WHERE NOT EXISTS (SELECT 1 FROM (<earn
 # holders included, as in this run's lines) and this run's lines
 MG_TOTAL = """
 SELECT coalesce((SELECT sum(il.amount) FROM payouts_invoiceline il JOIN payouts_invoice i ON i.id = il.invoice_id
-                  WHERE i.agreement_id = %(agreement)s AND i.status <> 'draft' AND il.basis <> 'minimum_guarantee'
-                    AND i.period >= %(since)s AND i.period < %(period)s), 0)
+                  WHERE i.agreement_id = ANY(%(members)s::uuid[]) AND i.status <> 'draft'
+                    AND il.basis <> 'minimum_guarantee' AND i.period >= %(since)s AND i.period < %(period)s), 0)
      + coalesce((SELECT sum(r.gross) FROM payouts_royalty r
-                  WHERE r.agreement_id = %(agreement)s AND r.basis <> 'minimum_guarantee'), 0)
+                  WHERE r.agreement_id = ANY(%(members)s::uuid[]) AND r.basis <> 'minimum_guarantee'), 0)
 """
 
 # The royalties of the run summed in one pass two ways: per (work, currency), whose works' effective shares are read
@@ -377,23 +391,44 @@ PARTITION_INDEXES = (
     "CREATE INDEX ON <lines> (agreement_id)",
     "CREATE INDEX ON <lines> (work_id)",
 )
+# One invoice per agreement: its royalties, less the advance recouped. The advance is the contract's (the versions
+# of one agreement, same licensee and reference: a new version copies the advance term, it is not a second advance):
+# the advance terms of its latest version, less what invoices of any version recouped in earlier periods; in this
+# period the versions recoup in order, each what is left after the earlier ones (cumulatively: the first k versions
+# together recoup least(their positive royalties, what is left)).
 INVOICES = """
 WITH royalties AS (
-    SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.gross) AS amount FROM payouts_royalty_sum r
-     WHERE r.for_invoice GROUP BY r.agreement_id, r.licensee_id, r.currency
+    SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.amount) AS amount, g.reference, g.version
+      FROM (SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.gross) AS amount FROM payouts_royalty_sum r
+             WHERE r.for_invoice GROUP BY r.agreement_id, r.licensee_id, r.currency) r
+      JOIN licensing_agreement g ON g.id = r.agreement_id
+     GROUP BY r.agreement_id, r.licensee_id, r.currency, g.reference, g.version
+), contracts AS (
+    SELECT DISTINCT r.licensee_id, r.reference FROM royalties r
+), latest AS (
+    SELECT DISTINCT ON (a.licensee_id, a.reference) a.licensee_id, a.reference, a.id
+      FROM licensing_agreement a JOIN contracts c ON c.licensee_id = a.licensee_id AND c.reference = a.reference
+     ORDER BY a.licensee_id, a.reference, a.version DESC
 ), advance AS (
-    SELECT t.agreement_id, sum(t.amount) AS amount FROM licensing_term t
-     WHERE t.type = 'advance' AND t.agreement_id IN (SELECT agreement_id FROM royalties)
-     GROUP BY t.agreement_id
+    SELECT l.licensee_id, l.reference, sum(t.amount) AS amount
+      FROM latest l JOIN licensing_term t ON t.agreement_id = l.id AND t.type = 'advance'
+     GROUP BY l.licensee_id, l.reference
 ), recouped AS (
-    SELECT i.agreement_id, sum(i.advance_recouped) AS amount FROM payouts_invoice i
-     WHERE i.status <> 'draft' AND i.period < %(period)s AND i.agreement_id IN (SELECT agreement_id FROM royalties)
-     GROUP BY i.agreement_id
-), due AS (
-    SELECT r.*, least(greatest(r.amount, 0), greatest(coalesce(a.amount, 0) - coalesce(c.amount, 0), 0)) AS recoup
+    SELECT a.licensee_id, a.reference, sum(i.advance_recouped) AS amount
+      FROM payouts_invoice i JOIN licensing_agreement a ON a.id = i.agreement_id
+      JOIN contracts c ON c.licensee_id = a.licensee_id AND c.reference = a.reference
+     WHERE i.status <> 'draft' AND i.period < %(period)s
+     GROUP BY a.licensee_id, a.reference
+), ordered AS (
+    SELECT r.*,
+           sum(greatest(r.amount, 0)) OVER (PARTITION BY r.licensee_id, r.reference ORDER BY r.version) AS upto,
+           greatest(coalesce(a.amount, 0) - coalesce(c.amount, 0), 0) AS left_over
       FROM royalties r
-      LEFT JOIN advance a ON a.agreement_id = r.agreement_id
-      LEFT JOIN recouped c ON c.agreement_id = r.agreement_id
+      LEFT JOIN advance a ON a.licensee_id = r.licensee_id AND a.reference = r.reference
+      LEFT JOIN recouped c ON c.licensee_id = r.licensee_id AND c.reference = r.reference
+), due AS (
+    SELECT o.*, least(o.upto, o.left_over) - least(o.upto - greatest(o.amount, 0), o.left_over) AS recoup
+      FROM ordered o
 )
 INSERT INTO payouts_invoice (id, run_id, licensee_id, agreement_id, period, currency, status, royalties,
                              advance_recouped, amount_due)
@@ -460,7 +495,7 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
                 cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s AND part = %s", [run.pk, part])
                 cursor.execute(STAGE_PART, [run.pk, part])
                 written = cursor.rowcount
-                cursor.execute("DROP TABLE payouts_royalty, payouts_agreement, payouts_price")
+                cursor.execute("DROP TABLE payouts_royalty, payouts_agreement, payouts_price, payouts_contract")
     finally:
         progress.close()
     return written
@@ -554,9 +589,13 @@ def run_agreements(run: StatementRun) -> list[Agreement]:
     with connection.cursor() as cursor:
         cursor.execute(LATE_AGREEMENTS, {"late_reports": list(run.late_reports)})
         late = [row[0] for row in cursor.fetchall()]
-    with_fixed_terms = Agreement.objects.filter(
-        status__in=BILLED_STATUSES, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
-    ).exclude(ends_on__lt=period)
+    with_fixed_terms = (
+        Agreement.objects.filter(
+            status__in=BILLED_STATUSES, starts_on__lte=last_day(period), terms__type__in=FIXED_TERMS
+        )
+        .exclude(ends_on__lt=period)
+        .exclude(status=AgreementStatus.TERMINATED, ends_on__isnull=True)
+    )
     return list(
         Agreement.objects.filter(Q(pk__in=_agreements_with_usage(period)) | Q(pk__in=with_fixed_terms) | Q(pk__in=late))
         .prefetch_related(Prefetch("terms", queryset=Term.objects.filter(type__in=FIXED_TERMS)))
@@ -569,7 +608,7 @@ def _prepare(cursor) -> None:
     and its empty royalty table."""
     cursor.execute("SELECT set_config('work_mem', %s, true), set_config('maintenance_work_mem', %s, true)",
                    [settings.STATEMENT_RUN_WORK_MEM, settings.STATEMENT_RUN_WORK_MEM])  # fmt: skip
-    cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_agreement, payouts_price")
+    cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_agreement, payouts_price, payouts_contract")
     cursor.execute(ROYALTY_LINES)
 
 
@@ -587,6 +626,7 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
         "commissions": [a.commission for a in agreements],
     })  # fmt: skip
     cursor.execute("ANALYZE payouts_agreement")
+    cursor.execute(CONTRACTS)
     params = {"period": period, "late_reports": list(run.late_reports)}
     # a pass over the month's partition: a sequential scan, never a walk of an index across all of it (the planner
     # may take the (agreement, work, use) index for its order; reading the heap at random is several times slower)
@@ -687,8 +727,9 @@ def _done(run: StatementRun, lines: int, agreements: int, mark: int, unallocated
 
 
 FIXED_TERMS = (TermType.FLAT_FEE, TermType.MINIMUM_GUARANTEE)
-# fixed terms bill the months an agreement ran: an agreement terminated since (its ends_on set) still owes them when
-# an earlier month is computed; a draft or suspended one owes none
+# fixed terms bill the months an agreement ran: an agreement terminated since (its ends_on set when it was terminated)
+# still owes them when an earlier month is computed; a draft or suspended one, or one terminated before it ran (no
+# ends_on), owes none
 BILLED_STATUSES = (AgreementStatus.ACTIVE, AgreementStatus.TERMINATED)
 FIRST_MONTHS = {Every.MONTH: range(1, 13), Every.QUARTER: (1, 4, 7, 10), Every.YEAR: (1,)}
 MONTHS_IN = {Every.MONTH: 1, Every.QUARTER: 3, Every.YEAR: 12}
@@ -705,17 +746,33 @@ def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict) ->
     first month); minimum_guarantee: at the end of each, the shortfall of the royalties earned over it."""
     if agreement.status not in BILLED_STATUSES or agreement.starts_on > last_day(period):
         return
+    if agreement.status == AgreementStatus.TERMINATED and agreement.ends_on is None:
+        return  # terminated before it ran (a running one is given its end date when terminated)
     if agreement.ends_on is not None and agreement.ends_on < period:
         return
-    first_month = agreement.starts_on.replace(day=1) == period
+    # the versions of one agreement (same licensee and reference) are one contract: a fee falls due once, to the
+    # version in force on the due date; a guarantee covers the royalties of every version in its window and is
+    # settled by the version in force at the window's end (or when the contract, not a version, ends)
+    versions = list(
+        Agreement.objects.filter(licensee_id=agreement.licensee_id, reference=agreement.reference)
+        .order_by("version").values("pk", "starts_on", "supersedes_id")
+    )  # fmt: skip
+    members = [version["pk"] for version in versions]
+    contract_start = min(version["starts_on"] for version in versions)
+    superseded = any(version["supersedes_id"] == agreement.pk for version in versions)
+    params = {**params, "members": members}
+    first_month = agreement.starts_on.replace(day=1) == period and agreement.supersedes_id is None
+    in_force_on_the_first = agreement.starts_on <= period
     for term in agreement.terms.all():
         every = term.every
-        if term.type == TermType.FLAT_FEE and (period.month in FIRST_MONTHS[every] or first_month):
+        due = period.month in FIRST_MONTHS[every] and in_force_on_the_first
+        if term.type == TermType.FLAT_FEE and (due or first_month):
             cursor.execute(ALLOCATE.format(weights=FLAT_FEE_WEIGHTS),
                            {**params, "amount": term.amount, "basis": TermType.FLAT_FEE})  # fmt: skip
-        ends_here = agreement.ends_on is not None and agreement.ends_on <= last_day(period)
-        if term.type == TermType.MINIMUM_GUARANTEE and (period.month % MONTHS_IN[every] == 0 or ends_here):
-            since = max(_window_start(period, every), agreement.starts_on.replace(day=1))
+        ends_here = agreement.ends_on is not None and agreement.ends_on <= last_day(period) and not superseded
+        window_ends = period.month % MONTHS_IN[every] == 0 and agreement.starts_on <= last_day(period)
+        if term.type == TermType.MINIMUM_GUARANTEE and (window_ends or ends_here):
+            since = max(_window_start(period, every), contract_start.replace(day=1))
             window = {**params, "since": since}
             cursor.execute(MG_TOTAL, window)
             shortfall = term.amount - int(cursor.fetchone()[0])

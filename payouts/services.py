@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from ledger.choices import AccountPurpose, OwnerType
 from ledger.money import Money
 from ledger.services import Entry, account_get_or_create, accounts_get_or_create_bulk, journal_post_bulk
-from licensing.models import PeriodStatus, ReportingPeriod, UsageReport
+from licensing.models import PeriodStatus, ReportingPeriod, Term, UsageReport
 from licensing.usage import USAGE_CLOSE_LOCK
 
 from .engine import RunRefused, last_day, refuse_closed, usage_mark
@@ -183,6 +183,12 @@ def advance_record_received(*, term, received_on: dt.date) -> bool:
     if JournalTransaction.objects.filter(idempotency_key=key).exists():
         return False
     agreement = term.agreement
+    versions = Term.objects.filter(
+        type="advance", agreement__licensee_id=agreement.licensee_id, agreement__reference=agreement.reference
+    ).exclude(pk=term.pk)
+    if JournalTransaction.objects.filter(idempotency_key__in=[f"payouts:advance:{t.pk}" for t in versions]).exists():
+        # a new version copies the advance term: it is the same advance, received once
+        raise RunRefused(_("This agreement's advance was recorded as received under another version of it."))
     currency, licensee = agreement.currency, agreement.licensee_id
     accounts = _Accounts()
     legs = [
