@@ -63,7 +63,8 @@ LIFTED = 200
 # Parse the references (uuid, isbn:<ISBN-13, hyphens allowed>, ext:<scheme>:<value>), resolve them, then RULES.md's
 # coverage for one use, date and territory: the licensee's active agreements for them, whose scope holds the work
 # (the whole catalogue, the work or an ancestor, or a rights holder with an effective share), the earliest-starting
-# then lowest id; a reservation of the use on the work, an ancestor or by an effective holder beats every agreement.
+# then lowest id; a reservation of the use on the work or an ancestor, or of all the works of a holder, beats every
+# agreement while its holder holds rights in the work or an ancestor (licensing_work_facts.lineage_owners).
 # It reads the same schema as ours, at its best: each work's ancestors and effective holders from
 # licensing_work_facts (one probe per work), the agreements and reservations filtered to the one use asked about.
 SQL = """
@@ -110,11 +111,13 @@ WITH input AS (
       JOIN ag ON ag.id = sh.agreement_id
 ), best AS (
     SELECT DISTINCT ON (work_id) work_id, id FROM covering ORDER BY work_id, starts_on, id
-), reserved AS (
+), reserved AS (  -- while the reserving holder holds rights in the line of the work (the work or an ancestor)
     SELECT a.work_id FROM anc a JOIN licensing_reservation r ON r.work_id = a.anc_id
-     WHERE r.lifted_at IS NULL AND %(use)s = ANY(r.uses)
+      JOIN facts f ON f.work_id = a.work_id
+     WHERE r.lifted_at IS NULL AND %(use)s = ANY(r.uses) AND r.rights_holder_id = ANY(f.lineage_owners)
     UNION
-    SELECT h.work_id FROM holders h JOIN licensing_reservation r ON r.rights_holder_id = h.rights_holder_id
+    SELECT f.work_id FROM facts f, unnest(f.lineage_owners) AS h(id)
+      JOIN licensing_reservation r ON r.rights_holder_id = h.id
      WHERE r.work_id IS NULL AND r.lifted_at IS NULL AND %(use)s = ANY(r.uses)
 )
 SELECT res.ord, res.work_id,
