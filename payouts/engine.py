@@ -55,15 +55,17 @@ SELECT a.id, a.licensee_id, a.currency, a.scale, a.commission
               %(commissions)s::numeric[]) AS a(id, licensee_id, currency, scale, commission)
 """
 
-# Each agreement of the run with its contract: every version of it (same licensee and reference) and the earlier
-# ones. A per_work pair is billed once under the contract, whichever version it was reported under.
+# Each agreement of the run and use with its contract's versions (same licensee and reference) that have a per_work
+# term for that use, and the earlier ones among them: a per_work pair is billed once under the contract, whichever
+# of those versions it was reported under (a version without the term billed nothing for it).
 CONTRACTS = """
 CREATE TEMPORARY TABLE payouts_contract ON COMMIT DROP AS
-SELECT a.id AS agreement_id, array_agg(m.id) AS members,
-       coalesce(array_agg(m.id) FILTER (WHERE m.version < g.version), '{}') AS earlier
+SELECT a.id AS agreement_id, t.use, array_agg(DISTINCT m.id) AS members,
+       coalesce(array_agg(DISTINCT m.id) FILTER (WHERE m.version < g.version), '{}') AS earlier
   FROM payouts_agreement a JOIN licensing_agreement g ON g.id = a.id
   JOIN licensing_agreement m ON m.licensee_id = g.licensee_id AND m.reference = g.reference
- GROUP BY a.id
+  JOIN licensing_term t ON t.agreement_id = m.id AND t.type = 'per_work'
+ GROUP BY a.id, t.use
 """
 
 # The run's prices per (agreement, use): per_unit rates in minor units (10 ** the currency's minor digits × the rate
@@ -130,14 +132,17 @@ WITH terms AS MATERIALIZED (
      GROUP BY e.agreement_id, e.work_id, e.use, e.model
 ), first_pairs AS (
     SELECT p.agreement_id, p.work_id, p.use, count(*) AS pairs
-      FROM pairs p JOIN payouts_contract c ON c.agreement_id = p.agreement_id
-     WHERE NOT EXISTS (  -- billed under the contract: in an earlier period, as its own usage or adjusted, or adjusted
-                         -- by this run; or this period under an earlier version
+      FROM pairs p JOIN payouts_contract c ON c.agreement_id = p.agreement_id AND c.use = p.use
+     WHERE NOT EXISTS (  -- billed under the contract in an earlier period, as its own usage or adjusted, or adjusted
+                         -- by this run (earlier partitions only: the period is a constant)
            SELECT 1 FROM licensing_usageevent o LEFT JOIN licensing_usagereport orr ON orr.id = o.report_id
             WHERE o.agreement_id = ANY(c.members) AND o.work_id = p.work_id AND o.use = p.use AND o.model = p.model
-              AND ((o.period < %(period)s
-                    AND (NOT o.late OR orr.adjusted_in IS NOT NULL OR orr.id = ANY(%(late_reports)s::uuid[])))
-                   OR (o.period = %(period)s AND NOT o.late AND o.agreement_id = ANY(c.earlier))))
+              AND o.period < %(period)s
+              AND (NOT o.late OR orr.adjusted_in IS NOT NULL OR orr.id = ANY(%(late_reports)s::uuid[])))
+       AND NOT (cardinality(c.earlier) > 0 AND EXISTS (  -- or this period, under an earlier version
+           SELECT 1 FROM licensing_usageevent o
+            WHERE o.agreement_id = ANY(c.earlier) AND o.work_id = p.work_id AND o.use = p.use AND o.model = p.model
+              AND o.period = %(period)s AND NOT o.late))
      GROUP BY p.agreement_id, p.work_id, p.use
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
@@ -173,12 +178,16 @@ WITH late AS MATERIALIZED (
     SELECT p.agreement_id, p.work_id, p.use, min(p.period) AS period
       FROM (SELECT l.agreement_id, l.work_id, l.use, l.model, min(l.period) AS period
               FROM late l GROUP BY l.agreement_id, l.work_id, l.use, l.model) p
-      JOIN payouts_contract c ON c.agreement_id = p.agreement_id
+      JOIN payouts_contract c ON c.agreement_id = p.agreement_id AND c.use = p.use
      WHERE NOT EXISTS (  -- billed already under the contract: in an earlier period's own statements (any period
                          -- before the run's), or adjusted already
                SELECT 1 FROM licensing_usageevent o LEFT JOIN licensing_usagereport orr ON orr.id = o.report_id
                 WHERE o.agreement_id = ANY(c.members) AND o.work_id = p.work_id AND o.use = p.use
                   AND o.model = p.model AND o.period < %(period)s AND (NOT o.late OR orr.adjusted_in IS NOT NULL))
+       AND NOT EXISTS (  -- late in this run under an earlier version of the contract too: billed under that one
+               SELECT 1 FROM late l2
+                WHERE l2.agreement_id = ANY(c.earlier) AND l2.work_id = p.work_id AND l2.use = p.use
+                  AND l2.model = p.model)
      GROUP BY p.agreement_id, p.work_id, p.use, p.model
 ), new_pairs AS (
     SELECT p.agreement_id, p.period, p.work_id, p.use, count(*) AS pairs
@@ -550,10 +559,11 @@ def _lock_period(run: StatementRun) -> None:
 
 
 def usage_mark(period: dt.date) -> int:
-    """The highest usage event id of the period (its partition's primary key): finalize compares it, so that
-    usage stored after the run computed is never left out of final statements."""
+    """How many usage events the period holds: finalize compares it, so that usage stored after the run computed is
+    never left out of final statements. A count, not the highest id: ids are drawn when a report inserts its
+    events, so a slow report can commit lower ids after a quick one (events are never deleted)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(max(id), 0) FROM licensing_usageevent WHERE period = %s", [period])
+        cursor.execute("SELECT count(*) FROM licensing_usageevent WHERE period = %s", [period])
         return cursor.fetchone()[0]
 
 
@@ -770,7 +780,8 @@ def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict) ->
             cursor.execute(ALLOCATE.format(weights=FLAT_FEE_WEIGHTS),
                            {**params, "amount": term.amount, "basis": TermType.FLAT_FEE})  # fmt: skip
         ends_here = agreement.ends_on is not None and agreement.ends_on <= last_day(period) and not superseded
-        window_ends = period.month % MONTHS_IN[every] == 0 and agreement.starts_on <= last_day(period)
+        in_force_at_the_end = agreement.ends_on is None or agreement.ends_on >= last_day(period)
+        window_ends = period.month % MONTHS_IN[every] == 0 and in_force_at_the_end
         if term.type == TermType.MINIMUM_GUARANTEE and (window_ends or ends_here):
             since = max(_window_start(period, every), contract_start.replace(day=1))
             window = {**params, "since": since}

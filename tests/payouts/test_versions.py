@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from ledger.money import Money
 from licensing.models import Agreement, Term
 from licensing.services import agreement_update
 from payouts.engine import RunRefused
@@ -135,3 +136,54 @@ def test_an_agreement_terminated_before_it_ran_owes_nothing(world):  # noqa: F81
     assert (never.status, never.ends_on) == ("terminated", None)
     run(DEC)
     assert grosses(DEC, "flat_fee") == {}
+
+
+def test_a_guarantee_is_settled_once_when_a_version_starts_in_its_last_month(world):  # noqa: F811
+    v1 = contract(world, {"type": "per_unit", "use": "training", "rate": Decimal("1")},
+                  {"type": "minimum_guarantee", "amount": 9_000, "every": "quarter"})  # fmt: skip
+    used(world, v1, dt.date(2026, 10, 5), world["w1"], 1_000)
+    run(OCT, finalize=True)
+    run(NOV, finalize=True)
+    v2 = new_version(v1, dt.date(2026, 12, 15))
+    used(world, v2, dt.date(2026, 12, 20), world["w1"], 500)
+    run(DEC)
+    # Q4: 1,000 + 500 = 1,500 < 9,000: one top-up of 7,500 (all on w1, the only work that earned), settled by v2
+    lines = StatementLine.objects.filter(statement__period=DEC, basis="minimum_guarantee")
+    assert list(lines.values_list("agreement", "gross")) == [(v2.pk, 7_500)]
+
+
+def test_a_per_work_term_added_by_a_new_version_bills_pairs_first_seen_under_the_old_one(world):  # noqa: F811
+    v1 = contract(world, {"type": "per_unit", "use": "fine_tuning", "rate": Decimal("1")})
+    used(world, v1, dt.date(2026, 10, 5), world["w1"], 1, use="fine_tuning")
+    run(OCT, finalize=True)
+    v2 = agreement_update(
+        agreement=v1, effective_from=MID_NOVEMBER,
+        data={"terms": [{"type": "per_unit", "use": "fine_tuning", "rate": Decimal("1")},
+                        {"type": "per_work", "use": "fine_tuning", "fee": Money(5000, "JPY")}]},
+    )  # fmt: skip
+    used(world, v2, dt.date(2026, 11, 20), world["w1"], 1, use="fine_tuning")  # v1 had no per_work term: not billed
+    run(NOV)
+    lines = StatementLine.objects.filter(statement__period=NOV, basis="per_work")
+    assert list(lines.values_list("agreement", "gross")) == [(v2.pk, 5_000)]
+
+
+def test_a_late_pair_reported_under_two_versions_is_billed_once(world):  # noqa: F811
+    from licensing.models import ReportingPeriod, UsageReport
+
+    v1 = contract(world, {"type": "per_work", "use": "fine_tuning", "amount": 5_000})
+    v2 = new_version(v1, dt.date(2026, 10, 15))
+    run(OCT, finalize=True)
+    assert ReportingPeriod.objects.filter(period=OCT, status="final").exists()
+    report = UsageReport.objects.create(licensee=world["licensee"], period=OCT, idempotency_key="late",
+                                        body_sha256="0" * 64, status="accepted", late=True)  # fmt: skip
+    with connection.cursor() as cursor:
+        for line, (agreement, day) in enumerate([(v1, 5), (v2, 20)], start=1):
+            cursor.execute(
+                "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+                "quantity, occurred_on, model, territory, reserved, late) "
+                "VALUES (%s, %s, %s, %s, %s, %s, 'fine_tuning', 1, %s, 'm', 'JP', false, true)",
+                [OCT, report.pk, line, world["licensee"].pk, world["w1"].pk, agreement.pk, dt.date(2026, 10, day)],
+            )
+    run(NOV)
+    lines = StatementLine.objects.filter(statement__period=NOV, basis="adjustment", use="fine_tuning")
+    assert list(lines.values_list("agreement", "gross")) == [(v1.pk, 5_000)]
