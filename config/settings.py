@@ -295,8 +295,8 @@ STATEMENT_RUN_PARTS = env_int("STATEMENT_RUN_PARTS", 1)
 # PostgreSQL work_mem and maintenance_work_mem of a statement run's transaction (its GROUP BYs, sorts and index
 # builds stay in memory): per run, not per connection of the service
 STATEMENT_RUN_WORK_MEM = env_str("STATEMENT_RUN_WORK_MEM", "256MB")
-# how long finalizing a period waits for usage reports being stored (PostgreSQL lock_timeout syntax)
-FINALIZE_LOCK_TIMEOUT = env_str("FINALIZE_LOCK_TIMEOUT", "60s")
+# how long finalizing a period waits for the usage reports being stored, in seconds
+FINALIZE_WAIT_SECONDS = float(env_str("FINALIZE_WAIT_SECONDS", "60"))
 
 # Licensee API limits (API.md): bodies, events, clearance batch, background threshold, rates per key.
 USAGE_MAX_BODY_BYTES = env_int("USAGE_MAX_BODY_BYTES", 256 * 1024 * 1024)

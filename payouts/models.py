@@ -72,7 +72,7 @@ class StatementRun(models.Model):
     agreements_done = models.PositiveIntegerField(_("agreements done"), default=0)
     lines_written = models.PositiveBigIntegerField(_("lines written"), default=0)
     usage_mark = models.BigIntegerField(
-        _("usage mark"), default=0, help_text=_("The highest usage event id of the period when the run computed.")
+        _("usage mark"), default=0, help_text=_("How many usage events the period held when the run computed.")
     )
     late_reports = ArrayField(
         models.UUIDField(), default=list, blank=True, verbose_name=_("late reports"),

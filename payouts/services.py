@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,12 +33,12 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
     with transaction.atomic():
         with connection.cursor() as cursor:  # waits for a run of the same period computing right now
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [run.period])
-        _close_usage()
         run = StatementRun.objects.select_for_update().get(pk=run.pk)
         if run.finalized_at is not None:
             return run
         if run.status != RunStatus.DONE:
             raise RunRefused(_("Only a run that is done can be finalized."))
+        _close_usage()
         latest = StatementRun.objects.filter(period=run.period).order_by("-created_at").first()
         if latest is None or latest.pk != run.pk:
             raise RunRefused(_("A later run of this period exists: finalize that one."))
@@ -75,18 +76,18 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
 
 
 def _close_usage() -> None:
-    """Wait for the usage reports being stored right now (licensing.usage.USAGE_CLOSE_LOCK), then hold them off
-    until this transaction ends; RunRefused after FINALIZE_LOCK_TIMEOUT (a very large report still storing)."""
+    """Wait for the usage reports being stored right now (licensing.usage.USAGE_CLOSE_LOCK), then hold new ones off
+    until this transaction ends; RunRefused after FINALIZE_WAIT_SECONDS (a very large report still storing). It
+    tries rather than queues for the lock: a waiting exclusive request would hold up every new report meanwhile."""
+    deadline = time.monotonic() + settings.FINALIZE_WAIT_SECONDS
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [settings.FINALIZE_LOCK_TIMEOUT])
-        try:
-            with transaction.atomic():
-                cursor.execute(f"SELECT pg_advisory_xact_lock({USAGE_CLOSE_LOCK})")
-        except OperationalError:  # lock_timeout: the savepoint rolled back, the transaction goes on
-            raise RunRefused(
-                _("Usage reports are being stored right now: finalize again when they are done.")
-            ) from None
-        cursor.execute("SELECT set_config('lock_timeout', '0', true)")
+        while True:
+            cursor.execute(f"SELECT pg_try_advisory_xact_lock({USAGE_CLOSE_LOCK})")
+            if cursor.fetchone()[0]:
+                return
+            if time.monotonic() >= deadline:
+                raise RunRefused(_("Usage reports are being stored right now: finalize again when they are done."))
+            time.sleep(0.1)
 
 
 def _refuse_out_of_order(run: StatementRun) -> None:
@@ -96,6 +97,16 @@ def _refuse_out_of_order(run: StatementRun) -> None:
     )
     if earlier_drafts:
         raise RunRefused(_("An earlier period has draft statements: finalize it first."))
+    latest = (
+        ReportingPeriod.objects.filter(status=PeriodStatus.FINAL, period__lt=run.period)
+        .order_by("-period").values_list("period", flat=True).first()
+    )  # fmt: skip
+    following = latest and (latest.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    if following and following != run.period:  # a month skipped: its fixed fees and guarantees never billed
+        raise RunRefused(
+            _("%(missing)s is not final: months become final one after the other.")
+            % {"missing": following.strftime("%Y-%m")}
+        )
     final = ReportingPeriod.objects.filter(status=PeriodStatus.FINAL).values("period")
     unbilled = (
         UsageReport.objects.filter(period__lt=run.period, late=False, events_accepted__gt=0)
@@ -175,14 +186,23 @@ def _invoice_entry(invoice: Invoice, accounts: _Accounts, effective: dt.date) ->
 def advance_record_received(*, term, received_on: dt.date) -> bool:
     """A licensee's advance (an `advance` term) received in the bank: Dr bank, Cr the licensee's advance (a
     liability that recoupment then draws down). Once per term (its idempotency key); False if it was recorded."""
-    from ledger.models import JournalTransaction
 
     if term.type != "advance":
         raise RunRefused(_("Only an advance term is received in advance."))
     key = f"payouts:advance:{term.pk}"
+    agreement = term.agreement
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # one contract's advances recorded one at a time (versions: below)
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                           [f"payouts:advance:{agreement.licensee_id}:{agreement.reference}"])  # fmt: skip
+        return _advance_record(term, agreement, key, received_on)
+
+
+def _advance_record(term, agreement, key: str, received_on: dt.date) -> bool:
+    from ledger.models import JournalTransaction
+
     if JournalTransaction.objects.filter(idempotency_key=key).exists():
         return False
-    agreement = term.agreement
     versions = Term.objects.filter(
         type="advance", agreement__licensee_id=agreement.licensee_id, agreement__reference=agreement.reference
     ).exclude(pk=term.pk)

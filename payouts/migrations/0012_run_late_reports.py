@@ -5,19 +5,20 @@ from django.db import migrations, models
 
 
 def fill_computed_runs(apps, schema_editor):
-    """Runs computed before this field, not finalized yet: the late reports they adjusted, by the rule they were
+    """Runs computed (or being computed, split across workers) before this field, not finalized yet: the late reports they adjusted, by the rule they were
     computed with (processed, not adjusted, for an earlier period, received before the run was requested), so that
     finalizing them marks those reports adjusted as before."""
     StatementRun = apps.get_model("payouts", "StatementRun")
     UsageReport = apps.get_model("licensing", "UsageReport")
-    for run in StatementRun.objects.filter(status="done", finalized_at__isnull=True):
+    for run in StatementRun.objects.filter(status__in=["done", "running"], finalized_at__isnull=True):
         run.late_reports = list(
             UsageReport.objects.filter(
                 late=True, adjusted_in__isnull=True, period__lt=run.period, created_at__lt=run.created_at,
                 status__in=["accepted", "rejected"],
             ).order_by("id").values_list("pk", flat=True)
         )
-        run.save(update_fields=["late_reports"])
+        run.usage_mark = -1  # a highest id, not the count it is now: finalize refuses it until computed again
+        run.save(update_fields=["late_reports", "usage_mark"])
 
 
 class Migration(migrations.Migration):
@@ -39,4 +40,10 @@ class Migration(migrations.Migration):
             "ALTER TABLE payouts_statementrun ALTER COLUMN late_reports DROP DEFAULT",
         ),
         migrations.RunPython(fill_computed_runs, migrations.RunPython.noop),
+        # the mark is now a count of the period's events (drafts computed with the highest id: -1 above)
+        migrations.AlterField(
+            model_name='statementrun',
+            name='usage_mark',
+            field=models.BigIntegerField(default=0, help_text='How many usage events the period held when the run computed.', verbose_name='usage mark'),
+        ),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 
 import orjson
@@ -63,7 +64,7 @@ def test_a_queued_report_processed_after_its_period_became_final_is_late_and_adj
 def test_finalizing_waits_for_a_report_being_stored_and_refuses_after_the_timeout(world, settings):  # noqa: F811
     october_usage(world)
     october = run(OCTOBER)
-    settings.FINALIZE_LOCK_TIMEOUT = "200ms"
+    settings.FINALIZE_WAIT_SECONDS = 0.3
     holding, release = threading.Event(), threading.Event()
 
     def storing():  # what a report's storing holds until it commits
@@ -91,11 +92,9 @@ def test_finalizing_waits_for_a_report_being_stored_and_refuses_after_the_timeou
 
 
 def test_usage_of_a_month_before_a_final_one_is_late_and_that_month_is_never_computed(world):  # noqa: F811
-    """November had no usage and was never computed; December became final. November's usage arriving now is late
-    (adjusted in the next open month), and a run of November is refused: its carry-forward and advance would be
-    counted a second time after December's."""
-    october_usage(world)
-    statement_run_finalize(run=run(OCTOBER))
+    """November had no usage and was never computed; December, the first month made final, is. November's usage
+    arriving now is late (adjusted in the next open month), and a run of November is refused: its carry-forward and
+    advance would be counted after December's."""
     usage(world, DECEMBER, ("training", 8, "m1", None))
     statement_run_finalize(run=run(DECEMBER))
     november = report(world, NOVEMBER, ("training", 2, "m1"))
@@ -108,6 +107,21 @@ def test_usage_of_a_month_before_a_final_one_is_late_and_that_month_is_never_com
     # 2 × 12.5 = 25, split 12.5 / 7.5 / 5 → 12 + 7 + 5 = 24, the unit left to A (.5 beats .5 by the larger share)
     assert adjustments(dt.date(2027, 1, 1)) == [("A", "training", 13, NOVEMBER), ("B", "training", 7, NOVEMBER),
                                                 ("C", "training", 5, NOVEMBER)]  # fmt: skip
+
+
+def test_months_become_final_one_after_the_other(world):  # noqa: F811
+    """Once a month is final, the next to become final is the month after it: a month skipped would never bill its
+    flat fees and guarantees."""
+    october_usage(world)
+    statement_run_finalize(run=run(OCTOBER))
+    usage(world, DECEMBER, ("training", 8, "m1", None))
+    december = run(DECEMBER)
+    with pytest.raises(RunRefused, match="2026-11 is not final"):
+        statement_run_finalize(run=december)
+    statement_run_finalize(run=run(NOVEMBER))
+    statement_run_finalize(run=run(DECEMBER))
+    assert list(ReportingPeriod.objects.order_by("period").values_list("period", flat=True)) == [OCTOBER, NOVEMBER,
+                                                                                                DECEMBER]  # fmt: skip
 
 
 def test_a_month_cannot_be_final_while_an_earlier_month_has_usage_not_final(world):  # noqa: F811
@@ -185,3 +199,54 @@ def test_a_run_keeps_the_late_reports_it_adjusts(world):  # noqa: F811
     with connection.cursor() as cursor:  # the list is a real array of report ids in the database
         cursor.execute("SELECT late_reports FROM payouts_statementrun WHERE id = %s", [november.pk])
         assert cursor.fetchone()[0] == [first.pk]
+
+
+def test_a_finalization_waiting_for_usage_does_not_hold_up_new_reports(settings):
+    """It tries for the lock rather than queue for it: a queued exclusive request would make every new report's
+    shared request wait behind it."""
+    from payouts.services import _close_usage
+
+    settings.FINALIZE_WAIT_SECONDS = 3
+    holding, release, finalizing = threading.Event(), threading.Event(), threading.Event()
+    outcome = {}
+
+    def storing():  # a report being stored: holds the lock shared until it commits
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute(f"SELECT pg_advisory_xact_lock_shared({USAGE_CLOSE_LOCK})")
+                holding.set()
+                release.wait(10)
+                cursor.execute("COMMIT")
+        finally:
+            connections["default"].close()
+
+    def finalize():  # waits for it
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("BEGIN")
+                finalizing.set()
+                try:
+                    _close_usage()
+                    outcome["finalize"] = "locked"
+                except RunRefused:
+                    outcome["finalize"] = "refused"
+                cursor.execute("ROLLBACK")
+        finally:
+            connections["default"].close()
+
+    threads = [threading.Thread(target=storing), threading.Thread(target=finalize)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    assert finalizing.wait(10)
+    try:
+        time.sleep(0.3)  # the finalization is waiting now
+        with connection.cursor() as cursor:  # a new report: its shared lock is granted at once
+            cursor.execute("SET LOCAL lock_timeout = '500ms'")
+            cursor.execute(f"SELECT pg_advisory_xact_lock_shared({USAGE_CLOSE_LOCK})")
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
+    assert outcome == {"finalize": "refused"}  # the new report (this test's transaction) still holds it
