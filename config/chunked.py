@@ -1,9 +1,10 @@
 """Request bodies sent without a Content-Length (`Transfer-Encoding: chunked`, e.g. a streamed NDJSON report).
 
 Gunicorn decodes the chunks, but Django reads a body only as far as CONTENT_LENGTH says, and reads none without
-it: a streamed report would arrive empty. Under /api/, such a body is read here (spooled to a temporary file past
-1 MB), up to the largest body any endpoint accepts, and handed on with its length, so that every view sees it and
-applies its own limit (413) as for any other body.
+it: a streamed report would arrive empty. Under /api/, such a body of a request with credentials is read here
+(spooled to a temporary file past 1 MB), up to what the endpoint at its path accepts (usage reports: theirs; the
+others: the clearances' or Django's), and handed on with its length, so that the view sees it and applies its own
+limit (413) as for any other body.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ READ_BYTES = 1024 * 1024
 SPOOL_BYTES = 1024 * 1024
 
 
-def largest_body() -> int:
-    return max(
-        settings.USAGE_MAX_BODY_BYTES, settings.CLEARANCE_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
-    )
+def body_limit(path: str) -> int:
+    """The most any endpoint at `path` accepts: usage reports theirs, the other endpoints the clearances' or Django's
+    own (the views apply their exact limits after)."""
+    if path.rstrip("/").endswith("/usage-reports"):
+        return settings.USAGE_MAX_BODY_BYTES
+    return max(settings.CLEARANCE_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
 
 
 class ChunkedBodyMiddleware:
@@ -37,9 +40,10 @@ class ChunkedBodyMiddleware:
             request.path.startswith("/api/")
             and not meta.get("CONTENT_LENGTH")
             and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+            and meta.get("HTTP_AUTHORIZATION")  # no credentials: answered 401 without reading a body
         ):
             return self.get_response(request)
-        limit = largest_body()
+        limit = body_limit(request.path)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
             size = _copy(meta["wsgi.input"], body, limit + 1)
             if size > limit:

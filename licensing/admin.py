@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +47,7 @@ from .services import (
     co_owners_changed,
     integrity_error,
     reservation_lift,
+    terminates_running,
     validate_terms,
 )
 from .usage import usage_report_process_again
@@ -491,6 +493,13 @@ class AgreementForm(forms.ModelForm):
                         "PATCH with effective_from)."
                     )
                 )
+        today = timezone.localdate()
+        if (
+            self.instance.pk
+            and (not data.get("ends_on") or data["ends_on"] > today)
+            and terminates_running(self.instance, {"status": data.get("status")})
+        ):  # it ran until today: its fixed fees stop after this month (as through the API)
+            data["ends_on"] = today
         territories = data.get("territories") or []
         try:
             data["territories"] = [validate_country(t, allow_any=True) for t in territories]

@@ -589,7 +589,7 @@ def agreement_update(*, agreement: Agreement, data: dict[str, Any], effective_fr
             _("Statements exist for this agreement: give effective_from to start a new version with these terms."),
         )
     errors.raise_if_any()
-    if _terminates_running(agreement, data):
+    if terminates_running(agreement, data):
         # it ran until today: its fixed terms (flat fees, guarantees) are owed for the months until then, not after
         data = {**data, "ends_on": timezone.localdate()}
     if effective_from is not None:
@@ -603,7 +603,7 @@ def agreement_update(*, agreement: Agreement, data: dict[str, Any], effective_fr
     return agreement
 
 
-def _terminates_running(agreement: Agreement, data: dict[str, Any]) -> bool:
+def terminates_running(agreement: Agreement, data: dict[str, Any]) -> bool:
     """A termination of an agreement that has run (active or suspended, started by today, not ended), without an
     end date given: it ends today. A draft, or one not started yet, never ran: no end date, and nothing billed."""
     today = timezone.localdate()

@@ -281,3 +281,12 @@ def test_view_only_users_cannot_run_change_actions(client, catalogue):
     client.post("/admin/licensing/reservation/", {"action": "lift", "_selected_action": [str(reservation.pk)]})
     reservation.refresh_from_db()
     assert reservation.lifted_at is None
+
+
+def test_terminating_a_running_agreement_in_the_admin_ends_it_today(staff_admin, agreement):
+    from django.utils import timezone
+
+    data = agreement_form(agreement, []) | {"status": "terminated"}
+    assert staff_admin.post(f"/admin/licensing/agreement/{agreement.pk}/change/", data).status_code == 302
+    agreement.refresh_from_db()
+    assert (agreement.status, agreement.ends_on) == ("terminated", timezone.localdate())

@@ -152,3 +152,27 @@ def test_a_blank_idempotency_key_is_400(world, agreement):  # noqa: F811
     response = post(world["licensee_client"], {"events": [event(world["volume"])]}, key="   ")
     assert response.status_code == 400, response.content
     assert UsageReport.objects.count() == 0
+
+
+def test_a_chunked_body_is_read_only_as_far_as_its_endpoint_accepts(world, agreement, settings):  # noqa: F811
+    """A chunked clearance stops at the clearances' limit, not at the (much larger) usage reports' one."""
+    settings.CLEARANCE_MAX_BODY_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = orjson.dumps({"use": "generation", "works": [str(world["volume"].pk)] * 100})
+    stream = io.BytesIO(body)
+    response = world["licensee_client"].generic(
+        "POST", "/api/v1/clearances", b"", content_type="application/json", HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="", **{"wsgi.input": stream},
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert stream.tell() == 1001  # read no further than the limit and one byte
+
+
+def test_a_chunked_body_without_credentials_is_not_read(world, agreement, client):  # noqa: F811
+    stream = io.BytesIO(ndjson(event(world["volume"])))
+    response = client.generic(
+        "POST", "/api/v1/usage-reports?period=2026-10", b"", content_type="application/x-ndjson",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()), HTTP_TRANSFER_ENCODING="chunked", CONTENT_LENGTH="",
+        **{"wsgi.input": stream},
+    )  # fmt: skip
+    assert response.status_code == 401
+    assert stream.tell() == 0
