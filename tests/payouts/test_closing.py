@@ -36,6 +36,19 @@ def report(world, period, *events, **settings_change):  # noqa: F811
                                body=body, content_type="application/json").report  # fmt: skip
 
 
+def storing(holding: threading.Event, release: threading.Event) -> None:
+    """A report being stored, on a connection of its own: holds the usage lock shared until released, then commits."""
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT pg_advisory_xact_lock_shared({USAGE_CLOSE_LOCK})")
+            holding.set()
+            release.wait(10)
+            cursor.execute("COMMIT")
+    finally:
+        connections["default"].close()
+
+
 def adjustments(period) -> list[tuple]:
     return sorted(
         StatementLine.objects.filter(statement__period=period, basis="adjustment")
@@ -66,19 +79,7 @@ def test_finalizing_waits_for_a_report_being_stored_and_refuses_after_the_timeou
     october = run(OCTOBER)
     settings.FINALIZE_WAIT_SECONDS = 0.3
     holding, release = threading.Event(), threading.Event()
-
-    def storing():  # what a report's storing holds until it commits
-        try:
-            with connections["default"].cursor() as cursor:
-                cursor.execute("BEGIN")
-                cursor.execute(f"SELECT pg_advisory_xact_lock_shared({USAGE_CLOSE_LOCK})")
-                holding.set()
-                release.wait(10)
-                cursor.execute("COMMIT")
-        finally:
-            connections["default"].close()
-
-    thread = threading.Thread(target=storing)
+    thread = threading.Thread(target=storing, args=(holding, release))
     thread.start()
     try:
         assert holding.wait(10)
@@ -210,17 +211,6 @@ def test_a_finalization_waiting_for_usage_does_not_hold_up_new_reports(settings)
     holding, release, finalizing = threading.Event(), threading.Event(), threading.Event()
     outcome = {}
 
-    def storing():  # a report being stored: holds the lock shared until it commits
-        try:
-            with connections["default"].cursor() as cursor:
-                cursor.execute("BEGIN")
-                cursor.execute(f"SELECT pg_advisory_xact_lock_shared({USAGE_CLOSE_LOCK})")
-                holding.set()
-                release.wait(10)
-                cursor.execute("COMMIT")
-        finally:
-            connections["default"].close()
-
     def finalize():  # waits for it
         try:
             with connections["default"].cursor() as cursor:
@@ -235,7 +225,7 @@ def test_a_finalization_waiting_for_usage_does_not_hold_up_new_reports(settings)
         finally:
             connections["default"].close()
 
-    threads = [threading.Thread(target=storing), threading.Thread(target=finalize)]
+    threads = [threading.Thread(target=storing, args=(holding, release)), threading.Thread(target=finalize)]
     threads[0].start()
     assert holding.wait(10)
     threads[1].start()
