@@ -650,12 +650,16 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
     if cursor.fetchone()[0]:
         cursor.execute(PER_WORK_LINES, params)
     cursor.execute(ADJUSTMENT_LINES, params)
-    for agreement in agreements:
-        if agreement.terms.all():  # fixed terms (prefetched): flat fees, minimum guarantees
-            _fixed_terms(cursor, agreement, period, {
-                "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
-                "period": period, "commission": agreement.commission,
-            })  # fmt: skip
+    fixed = [agreement for agreement in agreements if agreement.terms.all()]  # fixed terms, prefetched
+    done = len(agreements) - len(fixed)  # their usage lines are written: done, but for fixed terms
+    progress.done(done)
+    for agreement in fixed:  # flat fees, minimum guarantees: a few statements each
+        _fixed_terms(cursor, agreement, period, {
+            "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
+            "period": period, "commission": agreement.commission,
+        })  # fmt: skip
+        done += 1
+        progress.done(done)
     progress.done(len(agreements), last=True)
 
 

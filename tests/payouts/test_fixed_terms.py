@@ -132,3 +132,26 @@ def test_a_flat_fee_is_owed_for_the_months_an_agreement_ran_even_if_terminated_s
     Agreement.objects.filter(pk=fee.pk).update(status="suspended", ends_on=None)
     run(OCT)
     assert grosses(OCT, "flat_fee") == {}  # suspended: nothing owed
+
+
+def test_the_run_reports_its_agreements_done_as_it_goes(world, monkeypatch):
+    """The usage of every agreement is priced in one pass: then those without fixed terms are done, and each with
+    fixed terms when its fees and guarantees are."""
+    from payouts import engine
+
+    plain = agreement(world)
+    Term.objects.create(agreement=plain, type="per_unit", use="training", rate=Decimal("1"))
+    usage(world, plain, OCT, world["w1"], 10)
+    for _ in range(2):
+        Term.objects.create(agreement=agreement(world), type="flat_fee", amount=1_000, every="month")
+    reported = []
+    original = engine._Progress.done
+
+    def done(self, agreements, *, last=False):
+        reported.append(agreements)
+        return original(self, agreements, last=last)
+
+    monkeypatch.setattr(engine._Progress, "done", done)
+    finished = run(OCT)
+    assert reported == [0, 1, 2, 3, 3]
+    assert (finished.agreements_total, finished.agreements_done) == (3, 3)
