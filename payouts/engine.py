@@ -402,9 +402,9 @@ PARTITION_INDEXES = (
 )
 # One invoice per agreement: its royalties, less the advance recouped. The advance is the contract's (the versions
 # of one agreement, same licensee and reference: a new version copies the advance term, it is not a second advance):
-# the advance terms of its latest version, less what invoices of any version recouped in earlier periods; in this
-# period the versions recoup in order, each what is left after the earlier ones (cumulatively: the first k versions
-# together recoup least(their positive royalties, what is left)).
+# the advance terms of its latest version that has any, less what invoices of any version recouped in earlier
+# periods; in this period the versions recoup in order, each what is left after the earlier ones (cumulatively: the
+# first k versions together recoup least(their positive royalties, what is left)).
 INVOICES = """
 WITH royalties AS (
     SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.amount) AS amount, g.reference, g.version
@@ -414,9 +414,10 @@ WITH royalties AS (
      GROUP BY r.agreement_id, r.licensee_id, r.currency, g.reference, g.version
 ), contracts AS (
     SELECT DISTINCT r.licensee_id, r.reference FROM royalties r
-), latest AS (
+), latest AS (  -- the latest version with an advance term (a version that leaves it out does not undo it)
     SELECT DISTINCT ON (a.licensee_id, a.reference) a.licensee_id, a.reference, a.id
       FROM licensing_agreement a JOIN contracts c ON c.licensee_id = a.licensee_id AND c.reference = a.reference
+     WHERE EXISTS (SELECT 1 FROM licensing_term t WHERE t.agreement_id = a.id AND t.type = 'advance')
      ORDER BY a.licensee_id, a.reference, a.version DESC
 ), advance AS (
     SELECT l.licensee_id, l.reference, sum(t.amount) AS amount
@@ -653,13 +654,17 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
     fixed = [agreement for agreement in agreements if agreement.terms.all()]  # fixed terms, prefetched
     done = len(agreements) - len(fixed)  # their usage lines are written: done, but for fixed terms
     progress.done(done)
-    for agreement in fixed:  # flat fees, minimum guarantees: a few statements each
-        _fixed_terms(cursor, agreement, period, {
-            "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
-            "period": period, "commission": agreement.commission,
-        })  # fmt: skip
-        done += 1
-        progress.done(done)
+    # every flat fee first, then the guarantees, which count the royalties earned (fees included) over their window,
+    # whichever version of the contract, and whatever the order of the agreements or of their terms
+    for kind in (TermType.FLAT_FEE, TermType.MINIMUM_GUARANTEE):
+        for agreement in fixed:  # a few statements each
+            _fixed_terms(cursor, agreement, period, {
+                "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
+                "period": period, "commission": agreement.commission,
+            }, kind=kind)  # fmt: skip
+            if kind == TermType.MINIMUM_GUARANTEE:
+                done += 1
+                progress.done(done)
     progress.done(len(agreements), last=True)
 
 
@@ -755,7 +760,7 @@ def _window_start(period: dt.date, every: str) -> dt.date:
     return period.replace(month=(period.month - 1) // months * months + 1)
 
 
-def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict) -> None:
+def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict, *, kind: str) -> None:
     """flat_fee: due at the start of each calendar month, quarter or year the agreement is active in (and in its
     first month); minimum_guarantee: at the end of each, the shortfall of the royalties earned over it."""
     if agreement.status not in BILLED_STATUSES or agreement.starts_on > last_day(period):
@@ -778,6 +783,8 @@ def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict) ->
     first_month = agreement.starts_on.replace(day=1) == period and agreement.supersedes_id is None
     in_force_on_the_first = agreement.starts_on <= period
     for term in agreement.terms.all():
+        if term.type != kind:
+            continue
         every = term.every
         due = period.month in FIRST_MONTHS[every] and in_force_on_the_first
         if term.type == TermType.FLAT_FEE and (due or first_month):

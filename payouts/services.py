@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -77,17 +77,31 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
 
 def _close_usage() -> None:
     """Wait for the usage reports being stored right now (licensing.usage.USAGE_CLOSE_LOCK), then hold new ones off
-    until this transaction ends; RunRefused after FINALIZE_WAIT_SECONDS (a very large report still storing). It
-    tries rather than queues for the lock: a waiting exclusive request would hold up every new report meanwhile."""
-    deadline = time.monotonic() + settings.FINALIZE_WAIT_SECONDS
+    until this transaction ends; RunRefused after FINALIZE_WAIT_SECONDS (a very large report still storing).
+
+    For the first half of the wait it tries for the lock, which holds up no one; then it queues for it (new reports
+    then wait behind it, for as long as the reports under way take): under a steady stream of overlapping reports
+    trying alone would never get in."""
+    wait = settings.FINALIZE_WAIT_SECONDS
+    deadline = time.monotonic() + wait
     with connection.cursor() as cursor:
-        while True:
+        while time.monotonic() < deadline - wait / 2:
             cursor.execute(f"SELECT pg_try_advisory_xact_lock({USAGE_CLOSE_LOCK})")
             if cursor.fetchone()[0]:
                 return
-            if time.monotonic() >= deadline:
-                raise RunRefused(_("Usage reports are being stored right now: finalize again when they are done."))
-            time.sleep(0.1)
+            time.sleep(0.05)
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        before = cursor.fetchone()[0]
+        try:
+            with transaction.atomic():  # a savepoint: the timeout's error leaves the transaction usable
+                milliseconds = max(1, int((deadline - time.monotonic()) * 1000))
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
+                cursor.execute(f"SELECT pg_advisory_xact_lock({USAGE_CLOSE_LOCK})")
+        except OperationalError:
+            raise RunRefused(
+                _("Usage reports are being stored right now: finalize again when they are done.")
+            ) from None
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
 
 
 def _refuse_out_of_order(run: StatementRun) -> None:

@@ -51,14 +51,27 @@ def compute_statement_run(run_id: str) -> None:
         if run.status != RunStatus.QUEUED:
             return
         run.late_reports = late_reports_of(run)  # fixed once, as the agreements
-        ids = [str(agreement.pk) for agreement in run_agreements(run)]  # fixed once, dealt out to the parts
+        agreements = run_agreements(run)  # fixed once, dealt out to the parts
+        ids = [str(agreement.pk) for agreement in agreements]
         StatementRun.objects.filter(pk=run.pk).update(
             late_reports=run.late_reports, status=RunStatus.RUNNING, agreements_total=len(ids), agreements_done=0,
             started_at=timezone.now(),
             error="", usage_mark=usage_mark(run.period),
         )  # fmt: skip
-        header = [compute_statement_run_part.si(run_id, part, ids[part::parts]) for part in range(parts)]
+        header = [compute_statement_run_part.si(run_id, part, ids) for part, ids in enumerate(deal(agreements, parts))]
         transaction.on_commit(lambda: chord(header)(assemble_statement_run.si(run_id)))
+
+
+def deal(agreements: list, parts: int) -> list[list[str]]:
+    """The agreements' ids dealt out to `parts` parts, the versions of one agreement (same licensee and reference,
+    one contract: its guarantee, per_work pairs and late usage span them) always in the same part."""
+    contracts: dict[tuple, list[str]] = {}
+    for agreement in agreements:
+        contracts.setdefault((agreement.licensee_id, agreement.reference), []).append(str(agreement.pk))
+    dealt: list[list[str]] = [[] for _ in range(parts)]
+    for index, ids in enumerate(contracts.values()):
+        dealt[index % parts].extend(ids)
+    return dealt
 
 
 @shared_task(base=StatementRunTask, name="payouts.compute_statement_run_part", acks_late=True)

@@ -61,3 +61,20 @@ def test_the_demo_has_a_final_month_ready_to_pay(tmp_path, settings):
     assert batch.transfers >= 2
     assert batch.blocked == 0  # every demo holder has a bank account a Zengin file can carry
     assert batches.payout_batch_export(batch=batch)[2].startswith(b"1210")
+
+
+def test_the_demo_started_again_months_later_makes_the_months_between_final_in_order(tmp_path, monkeypatch):
+    """Months become final one after the other: a later start computes the months since the last final one."""
+    import datetime as dt
+
+    from licensing.management.commands import seed_demo
+    from licensing.models import ReportingPeriod
+
+    real = seed_demo.previous_month
+    first = real()
+    call_command("seed_demo", "--key-file", str(tmp_path / "keys.json"))
+    later = (first + dt.timedelta(days=32 * 3)).replace(day=1)  # three months on
+    monkeypatch.setattr(seed_demo, "previous_month", lambda today=None: later)
+    call_command("seed_demo", "--key-file", str(tmp_path / "keys.json"))
+    finals = list(ReportingPeriod.objects.filter(status="final").order_by("period").values_list("period", flat=True))
+    assert finals == [(first + dt.timedelta(days=32 * n)).replace(day=1) for n in range(4)]

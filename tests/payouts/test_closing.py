@@ -11,7 +11,7 @@ import uuid
 
 import orjson
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from licensing.models import ReportingPeriod, UsageEvent, UsageReport
 from licensing.usage import USAGE_CLOSE_LOCK, usage_report_ingest, usage_report_process
@@ -211,17 +211,16 @@ def test_a_finalization_waiting_for_usage_does_not_hold_up_new_reports(settings)
     holding, release, finalizing = threading.Event(), threading.Event(), threading.Event()
     outcome = {}
 
-    def finalize():  # waits for it
+    def finalize():  # waits for it, in a transaction of its own rolled back at the end
         try:
-            with connections["default"].cursor() as cursor:
-                cursor.execute("BEGIN")
+            with transaction.atomic():
                 finalizing.set()
                 try:
                     _close_usage()
                     outcome["finalize"] = "locked"
                 except RunRefused:
                     outcome["finalize"] = "refused"
-                cursor.execute("ROLLBACK")
+                transaction.set_rollback(True)
         finally:
             connections["default"].close()
 
@@ -240,3 +239,42 @@ def test_a_finalization_waiting_for_usage_does_not_hold_up_new_reports(settings)
         for thread in threads:
             thread.join()
     assert outcome == {"finalize": "refused"}  # the new report (this test's transaction) still holds it
+
+
+def test_finalizing_waits_for_a_report_being_stored_and_goes_on_when_it_is(world, settings):  # noqa: F811
+    october_usage(world)
+    october = run(OCTOBER)
+    settings.FINALIZE_WAIT_SECONDS = 5
+    holding, release = threading.Event(), threading.Event()
+    thread = threading.Thread(target=storing, args=(holding, release))
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(0.5, release.set).start()  # the report commits half a second later
+    try:
+        started = time.monotonic()
+        assert statement_run_finalize(run=october).finalized_at is not None
+        assert time.monotonic() - started >= 0.4  # it waited for the report
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_usage_committed_with_a_lower_id_after_the_run_computed_is_not_left_out(world):  # noqa: F811
+    """Event ids are drawn when a report inserts its events: a slow report can commit lower ids after a quick one
+    (and after the run). The run's mark is the period's count of events, so finalizing sees it."""
+    october_usage(world)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM licensing_usageevent WHERE period = %s", [OCTOBER])
+        lowest = cursor.fetchone()[0]
+        cursor.execute("DELETE FROM licensing_usageevent WHERE id = %s", [lowest])  # the slow report's: not yet in
+    october = run(OCTOBER)
+    with connection.cursor() as cursor:  # ... committed now, with its lower id
+        cursor.execute(
+            "INSERT INTO licensing_usageevent (id, period, report_id, line, licensee_id, work_id, agreement_id, use, "
+            "quantity, occurred_on, model, territory, reserved, late) "
+            "VALUES (%s, %s, %s, 1, %s, %s, %s, 'training', 40, %s, 'm1', 'JP', false, false)",
+            [lowest, OCTOBER, uuid.uuid4(), world["licensee"].pk, world["work"].pk, world["agreement"].pk,
+             OCTOBER + dt.timedelta(days=3)],
+        )  # fmt: skip
+    with pytest.raises(RunRefused, match="compute it again"):
+        statement_run_finalize(run=october)

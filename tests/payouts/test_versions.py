@@ -187,3 +187,44 @@ def test_a_late_pair_reported_under_two_versions_is_billed_once(world):  # noqa:
     run(NOV)
     lines = StatementLine.objects.filter(statement__period=NOV, basis="adjustment", use="fine_tuning")
     assert list(lines.values_list("agreement", "gross")) == [(v1.pk, 5_000)]
+
+
+def test_a_guarantee_counts_the_month_s_flat_fee_whatever_the_order_of_the_terms(world):  # noqa: F811
+    guaranteed = contract(world, {"type": "minimum_guarantee", "amount": 9_000, "every": "quarter"},
+                          {"type": "flat_fee", "amount": 1_000, "every": "month"},
+                          {"type": "per_unit", "use": "training", "rate": Decimal("1")})  # fmt: skip
+    used(world, guaranteed, dt.date(2026, 10, 5), world["w1"], 1_000)
+    run(OCT, finalize=True)
+    run(NOV, finalize=True)
+    run(DEC)
+    # Q4: usage 1,000 + three monthly fees of 1,000 (December's included) = 4,000 < 9,000: a top-up of 5,000
+    assert sum(grosses(DEC, "minimum_guarantee").values()) == 5_000
+
+
+def test_a_new_version_that_leaves_the_advance_out_keeps_recouping_it(world):  # noqa: F811
+    v1 = contract(world, {"type": "per_unit", "use": "training", "rate": Decimal("1")},
+                  {"type": "advance", "amount": 12_000})  # fmt: skip
+    used(world, v1, dt.date(2026, 10, 5), world["w1"], 1_000)
+    run(OCT, finalize=True)
+    v2 = agreement_update(agreement=v1, effective_from=dt.date(2026, 11, 1),
+                          data={"terms": [{"type": "per_unit", "use": "training", "rate": Decimal("2")}]})  # fmt: skip
+    used(world, v2, dt.date(2026, 11, 5), world["w1"], 1_000)
+    run(NOV)
+    # 12,000 − 1,000 recouped in October: 2,000 of November's royalties recouped too
+    november = Invoice.objects.get(period=NOV)
+    assert (november.agreement_id, november.royalties, november.advance_recouped) == (v2.pk, 2_000, 2_000)
+
+
+def test_a_run_split_across_workers_deals_the_versions_of_an_agreement_to_one_part(world):  # noqa: F811
+    from payouts.tasks import deal
+
+    v1 = contract(world)
+    v2 = new_version(v1)
+    others = [Agreement.objects.create(licensee=world["licensee"], reference=f"AGR-{n}", currency="JPY",
+                                       starts_on=OCT, territories=["*"], uses=["training"], status="active")
+              for n in range(3)]  # fmt: skip
+    for parts in (2, 3, 4):
+        dealt = deal([*others[:1], v1, *others[1:], v2], parts)
+        assert len(dealt) == parts
+        assert sorted(i for part in dealt for i in part) == sorted(str(a.pk) for a in [v1, v2, *others])
+        assert any({str(v1.pk), str(v2.pk)} <= set(part) for part in dealt)

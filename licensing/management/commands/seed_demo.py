@@ -272,17 +272,25 @@ def previous_month(today: dt.date | None = None) -> dt.date:
 
 
 def demo_statements() -> str:
-    """The previous month's statements, computed and final once: finance can pay them (Payout batches → Add)."""
+    """The previous month's statements, computed and final once: finance can pay them (Payout batches → Add).
+    Months become final one after the other: on a later start, the months since the last final one are computed
+    and made final first, in order."""
+    from licensing.models import PeriodStatus, ReportingPeriod
+    from payouts.engine import statement_run_compute
     from payouts.models import StatementRun
     from payouts.services import statement_run_create, statement_run_finalize
 
     period = previous_month()
+    latest = (
+        ReportingPeriod.objects.filter(status=PeriodStatus.FINAL).order_by("-period")
+        .values_list("period", flat=True).first()
+    )  # fmt: skip
+    month = period if latest is None or latest >= period else (latest + dt.timedelta(days=32)).replace(day=1)
+    while month <= period:
+        if not StatementRun.objects.filter(period=month, finalized_at__isnull=False).exists():
+            statement_run_finalize(run=statement_run_compute(run=statement_run_create(period=month)))
+        month = (month + dt.timedelta(days=32)).replace(day=1)
     done = StatementRun.objects.filter(period=period, finalized_at__isnull=False).first()
-    if done is None:
-        from payouts.engine import statement_run_compute
-
-        run = statement_run_compute(run=statement_run_create(period=period))
-        done = statement_run_finalize(run=run)
     return f"{period:%Y-%m}: {done.statements.count()} final statements, ready to pay (admin: Payout batches → Add)"
 
 
