@@ -1,7 +1,7 @@
 """Request bodies sent without a Content-Length (`Transfer-Encoding: chunked`, e.g. a streamed NDJSON report).
 
 Gunicorn decodes the chunks, but Django reads a body only as far as CONTENT_LENGTH says, and reads none without
-it: a streamed report would arrive empty. Under /api/, such a body of a request with credentials is read here
+it: a streamed report would arrive empty. Under /api/, such a body of a request with a valid API key is read here
 (spooled to a temporary file past 1 MB), up to what the endpoint at its path accepts (usage reports: theirs; the
 others: the clearances' or Django's), and handed on with its length, so that the view sees it and applies its own
 limit (413) as for any other body.
@@ -40,7 +40,7 @@ class ChunkedBodyMiddleware:
             request.path.startswith("/api/")
             and not meta.get("CONTENT_LENGTH")
             and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
-            and meta.get("HTTP_AUTHORIZATION")  # no credentials: answered 401 without reading a body
+            and _authenticated(request)  # else answered 401 without reading a body
         ):
             return self.get_response(request)
         limit = body_limit(request.path)
@@ -53,6 +53,18 @@ class ChunkedBodyMiddleware:
             request._read_started = False
             meta["CONTENT_LENGTH"] = str(size)
             return self.get_response(request)
+
+
+def _authenticated(request: HttpRequest) -> bool:
+    """Whether the request carries a valid API key (the view authenticates it again, as any request)."""
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from licensing.authentication import BearerKeyAuthentication
+
+    try:
+        return BearerKeyAuthentication().authenticate(request) is not None
+    except AuthenticationFailed:
+        return False
 
 
 def _copy(source, target, most: int) -> int:

@@ -176,3 +176,14 @@ def test_a_chunked_body_without_credentials_is_not_read(world, agreement, client
     )  # fmt: skip
     assert response.status_code == 401
     assert stream.tell() == 0
+
+
+def test_a_chunked_body_with_an_invalid_key_is_not_read(world, agreement, client):  # noqa: F811
+    stream = io.BytesIO(ndjson(event(world["volume"])))
+    response = client.generic(
+        "POST", "/api/v1/usage-reports?period=2026-10", b"", content_type="application/x-ndjson",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()), HTTP_TRANSFER_ENCODING="chunked", CONTENT_LENGTH="",
+        HTTP_AUTHORIZATION="Bearer not.a-key", **{"wsgi.input": stream},
+    )  # fmt: skip
+    assert response.status_code == 401
+    assert stream.tell() == 0
