@@ -8,6 +8,7 @@ machinery and why some checks are off."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import schemathesis
@@ -108,9 +109,10 @@ def auth(payout_world) -> dict[str, str]:
 def test_fuzzed_payout_requests_get_documented_answers(api_schema, payout_world, auth, operation_id, source):
     operation = api_schema.find_operation_by_id(operation_id)
     strategy = operation.as_strategy(generation_mode=source)
-    if "{pk}" in operation.path:  # mostly unknown ids (404), sometimes the real batch or transfer
+    names = re.findall(r"\{(\w+)\}", operation.path)
+    if names:  # mostly unknown ids (404), sometimes the real batch or transfer
         real = payout_world["item"] if operation_id == "payouts_return" else payout_world["batch"]
-        strategy |= operation.as_strategy(generation_mode=source, path_parameters={"pk": str(real)})
+        strategy |= operation.as_strategy(generation_mode=source, path_parameters={names[0]: str(real)})
     if operation.body:
         strategy = strategy.filter(lambda case: case.media_type == JSON)
 
