@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
@@ -407,10 +408,9 @@ PARTITION_INDEXES = (
 # first k versions together recoup least(their positive royalties, what is left)).
 INVOICES = """
 WITH royalties AS (
-    SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.amount) AS amount, g.reference, g.version
-      FROM (SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.gross) AS amount FROM payouts_royalty_sum r
-             WHERE r.for_invoice GROUP BY r.agreement_id, r.licensee_id, r.currency) r
-      JOIN licensing_agreement g ON g.id = r.agreement_id
+    SELECT r.agreement_id, r.licensee_id, r.currency, sum(r.gross) AS amount, g.reference, g.version
+      FROM payouts_royalty_sum r JOIN licensing_agreement g ON g.id = r.agreement_id
+     WHERE r.for_invoice
      GROUP BY r.agreement_id, r.licensee_id, r.currency, g.reference, g.version
 ), contracts AS (
     SELECT DISTINCT r.licensee_id, r.reference FROM royalties r
@@ -652,6 +652,7 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
         cursor.execute(PER_WORK_LINES, params)
     cursor.execute(ADJUSTMENT_LINES, params)
     fixed = [agreement for agreement in agreements if agreement.terms.all()]  # fixed terms, prefetched
+    contracts = _contracts(fixed)
     done = len(agreements) - len(fixed)  # their usage lines are written: done, but for fixed terms
     progress.done(done)
     # every flat fee first, then the guarantees, which count the royalties earned (fees included) over their window,
@@ -661,7 +662,7 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
             _fixed_terms(cursor, agreement, period, {
                 "agreement": agreement.pk, "licensee": agreement.licensee_id, "currency": agreement.currency,
                 "period": period, "commission": agreement.commission,
-            }, kind=kind)  # fmt: skip
+            }, contract=contracts[agreement.pk], kind=kind)  # fmt: skip
             if kind == TermType.MINIMUM_GUARANTEE:
                 done += 1
                 progress.done(done)
@@ -760,7 +761,39 @@ def _window_start(period: dt.date, every: str) -> dt.date:
     return period.replace(month=(period.month - 1) // months * months + 1)
 
 
-def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict, *, kind: str) -> None:
+@dataclass(frozen=True)
+class _Contract:
+    """An agreement's contract: its versions (same licensee and reference), when the first began, and whether a
+    later version superseded this one."""
+
+    members: list
+    start: dt.date
+    superseded: bool
+
+
+def _contracts(agreements: list[Agreement]) -> dict:
+    """Each agreement's _Contract, from one query for them all."""
+    if not agreements:
+        return {}
+    keys = {(a.licensee_id, a.reference) for a in agreements}
+    versions: dict[tuple, list[dict]] = {}
+    for version in (
+        Agreement.objects.filter(licensee_id__in={k[0] for k in keys}, reference__in={k[1] for k in keys})
+        .order_by("version").values("pk", "licensee_id", "reference", "starts_on", "supersedes_id")
+    ):  # fmt: skip
+        versions.setdefault((version["licensee_id"], version["reference"]), []).append(version)
+    contracts = {}
+    for agreement in agreements:
+        line = versions[agreement.licensee_id, agreement.reference]
+        contracts[agreement.pk] = _Contract(
+            members=[v["pk"] for v in line], start=min(v["starts_on"] for v in line),
+            superseded=any(v["supersedes_id"] == agreement.pk for v in line),
+        )  # fmt: skip
+    return contracts
+
+
+def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict, *, contract: _Contract,
+                 kind: str) -> None:  # fmt: skip
     """flat_fee: due at the start of each calendar month, quarter or year the agreement is active in (and in its
     first month); minimum_guarantee: at the end of each, the shortfall of the royalties earned over it."""
     if agreement.status not in BILLED_STATUSES or agreement.starts_on > last_day(period):
@@ -772,14 +805,7 @@ def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict, *,
     # the versions of one agreement (same licensee and reference) are one contract: a fee falls due once, to the
     # version in force on the due date; a guarantee covers the royalties of every version in its window and is
     # settled by the version in force at the window's end (or when the contract, not a version, ends)
-    versions = list(
-        Agreement.objects.filter(licensee_id=agreement.licensee_id, reference=agreement.reference)
-        .order_by("version").values("pk", "starts_on", "supersedes_id")
-    )  # fmt: skip
-    members = [version["pk"] for version in versions]
-    contract_start = min(version["starts_on"] for version in versions)
-    superseded = any(version["supersedes_id"] == agreement.pk for version in versions)
-    params = {**params, "members": members}
+    params = {**params, "members": contract.members}
     first_month = agreement.starts_on.replace(day=1) == period and agreement.supersedes_id is None
     in_force_on_the_first = agreement.starts_on <= period
     for term in agreement.terms.all():
@@ -790,11 +816,11 @@ def _fixed_terms(cursor, agreement: Agreement, period: dt.date, params: dict, *,
         if term.type == TermType.FLAT_FEE and (due or first_month):
             cursor.execute(ALLOCATE.format(weights=FLAT_FEE_WEIGHTS),
                            {**params, "amount": term.amount, "basis": TermType.FLAT_FEE})  # fmt: skip
-        ends_here = agreement.ends_on is not None and agreement.ends_on <= last_day(period) and not superseded
+        ends_here = agreement.ends_on is not None and agreement.ends_on <= last_day(period) and not contract.superseded
         in_force_at_the_end = agreement.ends_on is None or agreement.ends_on >= last_day(period)
         window_ends = period.month % MONTHS_IN[every] == 0 and in_force_at_the_end
         if term.type == TermType.MINIMUM_GUARANTEE and (window_ends or ends_here):
-            since = max(_window_start(period, every), contract_start.replace(day=1))
+            since = max(_window_start(period, every), contract.start.replace(day=1))
             window = {**params, "since": since}
             cursor.execute(MG_TOTAL, window)
             shortfall = term.amount - int(cursor.fetchone()[0])
