@@ -214,3 +214,36 @@ def test_the_ownership_table_follows_every_change_of_shares_and_hierarchy(holder
     assert owner_table() == recursive_owners()
     assert facts_table() == recursive_facts()
     assert {w: a for w, a, _ in facts_table()}[child.pk] == [parent.pk, series.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("finals", "then", "refused"),
+    [
+        (["2026-10-01"], "2026-11-01", None),  # the month after
+        (["2026-10-01"], "2026-12-01", "the month before is not final"),  # November skipped
+        (["2026-10-01"], "2026-09-01", "a later period is final"),  # an earlier one after a later one
+        ([], "2026-12-01", None),  # the first month ever made final
+    ],
+)
+def test_months_become_final_in_order_in_the_database(finals, then, refused):
+    for period in finals:
+        sql(
+            "INSERT INTO licensing_reportingperiod (period, status, finalized_at) VALUES (%s, 'final', now())", [period]
+        )
+    statement = "INSERT INTO licensing_reportingperiod (period, status, finalized_at) VALUES (%s, 'final', now())"
+    if refused is None:
+        sql(statement, [then])
+        return
+    with pytest.raises(IntegrityError, match=refused), transaction.atomic():
+        sql(statement, [then])
+    sql("INSERT INTO licensing_reportingperiod (period, status) VALUES (%s, 'open')", [then])  # open: allowed
+    with pytest.raises(IntegrityError, match=refused), transaction.atomic():
+        sql("UPDATE licensing_reportingperiod SET status = 'final' WHERE period = %s", [then])
+
+
+@pytest.mark.django_db
+def test_a_final_month_never_opens_again_in_the_database():
+    sql("INSERT INTO licensing_reportingperiod (period, status, finalized_at) VALUES ('2026-10-01', 'final', now())")
+    with pytest.raises(IntegrityError, match="never opens again"), transaction.atomic():
+        sql("UPDATE licensing_reportingperiod SET status = 'open' WHERE period = '2026-10-01'")
