@@ -303,6 +303,11 @@ USAGE_MAX_BODY_BYTES = env_int("USAGE_MAX_BODY_BYTES", 256 * 1024 * 1024)
 USAGE_MAX_EVENTS = env_int("USAGE_MAX_EVENTS", 5_000_000)
 USAGE_ASYNC_THRESHOLD_BYTES = env_int("USAGE_ASYNC_THRESHOLD_BYTES", 8 * 1024 * 1024)
 CLEARANCE_MAX_REFS = env_int("CLEARANCE_MAX_REFS", 10_000)
+# A clearance of at least 2 × CLEARANCE_PART_MIN_REFS references runs in up to CLEARANCE_PARTS parts side by side,
+# on as many PostgreSQL connections reading one snapshot (licensing/parallel.py): each web process keeps
+# CLEARANCE_PARTS - 1 spare connections beside its own. 1 turns it off.
+CLEARANCE_PARTS = max(1, env_int("CLEARANCE_PARTS", 2))
+CLEARANCE_PART_MIN_REFS = max(1, env_int("CLEARANCE_PART_MIN_REFS", 2_000))
 # 10,000 references of up to 300 characters, in JSON: about 3.1 MB at most
 CLEARANCE_MAX_BODY_BYTES = env_int("CLEARANCE_MAX_BODY_BYTES", 4 * 1024 * 1024)
 API_RATE_LIMITS = {

@@ -68,13 +68,13 @@ def parse_reference(text: str) -> Reference | None:
 # The references of a clearance go to PostgreSQL as array literals, positions and values per kind, written
 # here (~2 ms for 10,000; psycopg's list adapter takes ~50 ms): a literal cast to an array is a constant the planner
 # counts, so it plans 6,000 uuids as 6,000 index probes, not as the 100 rows it assumes for a set it cannot see.
-def reference_arrays(refs: list[str]) -> dict[str, str]:
-    """Parameters `<kind>_ord` (0-based positions in `refs`) and the values of each kind: `id_value` (uuid),
+def reference_arrays(refs: list[str], offset: int = 0) -> dict[str, str]:
+    """Parameters `<kind>_ord` (positions in `refs`, from `offset`) and the values of each kind: `id_value` (uuid),
     `isbn_value`, `iscc_value`, `ext_scheme` and `ext_value` (text). Malformed references are in none."""
     ords: dict[str, list[str]] = {"id": [], "isbn": [], "iscc": [], "ext": []}
     ids, isbns, isccs, schemes, values = [], [], [], [], []
     canonical = _CANONICAL_UUID.fullmatch
-    for position, text in enumerate(refs):
+    for position, text in enumerate(refs, offset):
         if type(text) is str and len(text) == 36 and canonical(text):  # most, as clients write ids: no parsing
             ords["id"].append(str(position))
             ids.append(text)

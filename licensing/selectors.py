@@ -3,17 +3,24 @@ its own world, a licensee the catalogue (read-only) and its own agreements."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
+import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from . import parallel
+from .ingest import quick_gil_handoff
 from .models import Agreement, ApiKey, Licensee, Reservation, RightsHolder, Share, Work, WorkIdentifier
 from .principals import Access
 from .references import parse_reference, reference_arrays
+
+logger = logging.getLogger(__name__)
 
 
 def api_key_list_for_user(*, user) -> QuerySet[ApiKey]:
@@ -98,7 +105,8 @@ CLEARANCE_PLAN = f"""
 SELECT was.*, {", ".join(f"set_config('{name}', '{value}', true)" for name, value in CLEARANCE_SETTINGS.items())},
        licensing_ranked_agreements_query(quote_literal(%s) || '::uuid', 'true'),
        licensing_work_cover_query('(SELECT DISTINCT res.work_id FROM res)', 'ag'),
-       licensing_fits_query('asked', 'ag')
+       licensing_fits_query('asked', 'ag'),
+       CASE WHEN %s THEN pg_export_snapshot() END
   FROM (SELECT {", ".join(f"current_setting('{name}')" for name in CLEARANCE_SETTINGS)} OFFSET 0) was
 """  # noqa: S608 (constant fragments)
 CLEARANCE_RESTORE = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in CLEARANCE_SETTINGS)
@@ -135,18 +143,48 @@ SELECT res.ord, res.work_id::text, ag.id::text, k.use = ANY(cv.reserved)
 
 def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -> list[dict]:
     """One result per reference, in order: licensed / not_licensed / reserved / unknown, with the covering agreement.
-    One statement whatever the number of references (and one to build it). Ids come back as text: the answer is
-    JSON, so no uuid objects are made only to be written out again."""
-    params = reference_arrays(refs)
-    params.update(use=use, on_date=on_date, territory=territory)
+    One statement whatever the number of references (and one to build it); a large call is split into parts of
+    that statement run side by side on several connections reading one snapshot (licensing/parallel.py). Ids
+    come back as text: the answer is JSON, so no uuid objects are made only to be written out again."""
+    if not refs:
+        return []
     nested = connection.in_atomic_block or not connection.get_autocommit()  # the transaction outlives this call
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(CLEARANCE_PLAN, [str(licensee.pk)])
+    # A caller's transaction may hold changes other connections cannot see: then the call runs as one part.
+    parts = 1 if nested else max(1, min(settings.CLEARANCE_PARTS, len(refs) // settings.CLEARANCE_PART_MIN_REFS))
+    size = -(-len(refs) // parts)
+    bounds = range(0, len(refs), size)
+    asked = {"use": use, "on_date": on_date, "territory": territory}
+    # The cursor is opened first: the connection's health check runs before the transaction, not as its first query.
+    with connection.cursor() as cursor, transaction.atomic():
+        if parts > 1:
+            cursor.execute(parallel.EXPORTING_TRANSACTION)
+        cursor.execute(CLEARANCE_PLAN, [str(licensee.pk), parts > 1])  # the last column: the snapshot
         plan = cursor.fetchone()
         was = plan[: len(CLEARANCE_SETTINGS)]
-        agreements, covers, fits = (piece.replace("%", "%%") for piece in plan[-3:])
-        cursor.execute(CLEARANCE.format(agreements=agreements, covers=covers, fits=fits), params)
-        rows = cursor.fetchall()
+        agreements, covers, fits = (piece.replace("%", "%%") for piece in plan[-4:-1])
+        query = CLEARANCE.format(agreements=agreements, covers=covers, fits=fits)
+        # The other parts first, each sent off as soon as its references are written, then this thread's own; the
+        # threads hand the GIL over quickly, so a part's results are read as soon as they arrive.
+        with quick_gil_handoff():
+            others = []
+            if parts > 1:
+                params = parallel.connection_params()
+                for start in bounds[1:]:
+                    arrays = {**reference_arrays(refs[start : start + size], offset=start), **asked}
+                    future = parallel.submit_part(
+                        params=params, snapshot=plan[-1], settings=CLEARANCE_SETTINGS, query=query,
+                        query_params=arrays, parts=parts,
+                    )  # fmt: skip
+                    others.append((arrays, future))
+            cursor.execute(query, {**reference_arrays(refs[:size]), **asked})
+            rows = cursor.fetchall()
+            for arrays, future in others:
+                try:
+                    rows += future.result()
+                except psycopg.Error:  # the spare connection failed: this part on the request's own
+                    logger.warning("a part of a clearance failed on a spare connection; run again", exc_info=True)
+                    cursor.execute(query, arrays)
+                    rows += cursor.fetchall()
         if nested:
             cursor.execute(CLEARANCE_RESTORE, was)
     results = [{"ref": ref, "work": None, "status": "unknown", "agreement": None} for ref in refs]

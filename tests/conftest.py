@@ -83,3 +83,13 @@ def _sql_flush_with_sql_tables(self, style, tables, *, reset_sequences=False, al
 
 
 DatabaseOperations.sql_flush = _sql_flush_with_sql_tables
+
+
+@pytest.fixture(autouse=True)
+def _close_spare_connections():
+    """A large clearance keeps a spare connection per process (licensing/parallel.py): none outlives its test (the
+    test database is flushed and, at the end, dropped)."""
+    yield
+    from licensing.parallel import close_spare_connections
+
+    close_spare_connections()
