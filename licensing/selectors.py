@@ -8,7 +8,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -153,9 +152,9 @@ def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -
     parts = 1 if nested else max(1, min(settings.CLEARANCE_PARTS, len(refs) // settings.CLEARANCE_PART_MIN_REFS))
     size = -(-len(refs) // parts)
     bounds = range(0, len(refs), size)
+    parts = len(bounds)
     asked = {"use": use, "on_date": on_date, "territory": territory}
-    # The cursor is opened first: the connection's health check runs before the transaction, not as its first query.
-    with connection.cursor() as cursor, transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         if parts > 1:
             cursor.execute(parallel.EXPORTING_TRANSACTION)
         cursor.execute(CLEARANCE_PLAN, [str(licensee.pk), parts > 1])  # the last column: the snapshot
@@ -163,28 +162,29 @@ def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -
         was = plan[: len(CLEARANCE_SETTINGS)]
         agreements, covers, fits = (piece.replace("%", "%%") for piece in plan[-4:-1])
         query = CLEARANCE.format(agreements=agreements, covers=covers, fits=fits)
-        # The other parts first, each sent off as soon as its references are written, then this thread's own; the
-        # threads hand the GIL over quickly, so a part's results are read as soon as they arrive.
-        with quick_gil_handoff():
-            others = []
-            if parts > 1:
-                params = parallel.connection_params()
+        others: list[tuple[dict, parallel.Part | None]] = []
+        try:
+            # The other parts first, each sent off as soon as its references are written, then this thread's own;
+            # the threads hand the GIL over quickly, so a part's results are read as soon as they arrive.
+            with quick_gil_handoff():
+                if parts > 1:
+                    params = parallel.connection_params()
                 for start in bounds[1:]:
                     arrays = {**reference_arrays(refs[start : start + size], offset=start), **asked}
-                    future = parallel.submit_part(
-                        params=params, snapshot=plan[-1], settings=CLEARANCE_SETTINGS, query=query,
-                        query_params=arrays, parts=parts,
-                    )  # fmt: skip
-                    others.append((arrays, future))
-            cursor.execute(query, {**reference_arrays(refs[:size]), **asked})
-            rows = cursor.fetchall()
-            for arrays, future in others:
-                try:
-                    rows += future.result()
-                except psycopg.Error:  # the spare connection failed: this part on the request's own
-                    logger.warning("a part of a clearance failed on a spare connection; run again", exc_info=True)
-                    cursor.execute(query, arrays)
-                    rows += cursor.fetchall()
+                    others.append((arrays, _clearance_part_submit(params, plan[-1], query, arrays, parts)))
+                cursor.execute(query, {**reference_arrays(refs[:size]), **asked})
+                rows = cursor.fetchall()
+                for arrays, part in others:
+                    part_rows = _clearance_part_rows(part)
+                    if part_rows is None:  # it failed on its spare connection: on the request's own
+                        cursor.execute(query, arrays)
+                        part_rows = cursor.fetchall()
+                    rows += part_rows
+                others.clear()
+        finally:
+            for _arrays, part in others:  # the request failed: no part outlives it
+                if part is not None:
+                    part.stop()
         if nested:
             cursor.execute(CLEARANCE_RESTORE, was)
     results = [{"ref": ref, "work": None, "status": "unknown", "agreement": None} for ref in refs]
@@ -198,6 +198,27 @@ def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -
         else:
             result["status"] = "not_licensed"
     return results
+
+
+def _clearance_part_submit(params: dict, snapshot: str, query: str, arrays: dict, parts: int) -> parallel.Part | None:
+    try:
+        return parallel.submit_part(
+            params=params, snapshot=snapshot, settings=CLEARANCE_SETTINGS, query=query, query_params=arrays,
+            parts=parts,
+        )  # fmt: skip
+    except Exception:  # no thread to be had (a process limit, shutting down): the request runs the part itself
+        logger.warning("a part of a clearance could not be sent to a spare connection", exc_info=True)
+        return None
+
+
+def _clearance_part_rows(part: parallel.Part | None) -> list[tuple] | None:
+    if part is None:
+        return None
+    try:
+        return part.result()
+    except Exception:  # any failure there (the connection, a lock it would have waited for): run again here
+        logger.warning("a part of a clearance failed on a spare connection; run again", exc_info=True)
+        return None
 
 
 def effective_shares(work_ids: Iterable) -> dict:

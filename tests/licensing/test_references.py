@@ -92,3 +92,17 @@ def test_reference_arrays_sort_references_by_kind_with_their_positions():
     assert (arrays["isbn_ord"], arrays["isbn_value"]) == ("{4}", f'{{"{isbn13("978408851124")}"}}')
     assert (arrays["iscc_ord"], arrays["iscc_value"]) == ("{6}", '{"ISCC:KACYPXW445FTYNJ3"}')
     assert (arrays["ext_ord"], arrays["ext_scheme"], arrays["ext_value"]) == ("{7}", '{"hikari"}', '{"S-1"}')
+
+
+def test_reference_arrays_of_a_part_number_positions_from_its_offset():
+    """A clearance in parts reads `refs[offset:]` per part: positions are those of the whole call, the values the
+    same as if the part were read alone."""
+    from licensing.references import reference_arrays
+
+    refs = ["isbn:4-08-851124-7", "00000000-0000-4000-8000-000000000001", "bad", "ext:a:b", "iscc:kacypxw445ftynj3"]
+    whole, part = reference_arrays(refs), reference_arrays(refs[2:], offset=2)
+    assert (part["id_ord"], part["isbn_ord"], part["ext_ord"], part["iscc_ord"]) == ("{}", "{}", "{3}", "{4}")
+    assert (whole["ext_ord"], whole["iscc_ord"]) == (part["ext_ord"], part["iscc_ord"])
+    assert (part["ext_scheme"], part["ext_value"], part["iscc_value"]) == (
+        whole["ext_scheme"], whole["ext_value"], whole["iscc_value"]
+    )  # fmt: skip
