@@ -26,15 +26,21 @@ class Reference(NamedTuple):
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+def _is_isbn13(digits: str) -> bool:
+    """13 ASCII digits, a 978/979 prefix and a right check digit (weights 1, 3, 1, 3, …). Summed over the digits'
+    ASCII codes: each is 48 + the digit, and 48 × (7 + 3 × 6) = 1200 leaves the sum's last digit as it is."""
+    if len(digits) != 13 or not digits.isascii() or not digits.isdigit() or digits[:3] not in ("978", "979"):
+        return False
+    codes = digits.encode("ascii")
+    return (sum(codes[0::2]) + 3 * sum(codes[1::2])) % 10 == 0
+
+
 def _isbn(text: str) -> str:
     """ISBN-13 digits. The common case, 13 digits (hyphens allowed) with a 978/979 prefix, is checked here (the
     check digit); anything else goes to python-stdnum (ISBN-10, unusual forms, and the error)."""
     digits = text.replace("-", "").replace(" ", "")
-    if len(digits) == 13 and digits.isascii() and digits.isdigit() and digits[:3] in ("978", "979"):
-        odd = sum(map(int, digits[0:13:2]))
-        even = sum(map(int, digits[1:13:2]))
-        if (odd + 3 * even) % 10 == 0:
-            return digits
+    if _is_isbn13(digits):
+        return digits
     return normalize_isbn(text)
 
 
@@ -75,10 +81,18 @@ def reference_arrays(refs: list[str], offset: int = 0) -> dict[str, str]:
     ids, isbns, isccs, schemes, values = [], [], [], [], []
     canonical = _CANONICAL_UUID.fullmatch
     for position, text in enumerate(refs, offset):
-        if type(text) is str and len(text) == 36 and canonical(text):  # most, as clients write ids: no parsing
+        if type(text) is not str:
+            continue
+        if len(text) == 36 and canonical(text):  # most, as clients write ids: no parsing
             ords["id"].append(str(position))
             ids.append(text)
             continue
+        if text[:5] == "isbn:" and len(text) <= 300:  # the next most: an ISBN-13, hyphens or spaces allowed
+            digits = text[5:].replace("-", "").replace(" ", "")
+            if _is_isbn13(digits):
+                ords["isbn"].append(str(position))
+                isbns.append(digits)
+                continue
         ref = parse_reference(text)
         if ref is None:
             continue
