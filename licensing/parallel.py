@@ -160,31 +160,24 @@ def submit_part(
     )
     running: dict = {}
 
-    def attempt(conn: psycopg.Connection) -> list[tuple]:
-        with conn.cursor() as cursor:
-            statements = setup.as_string(conn).replace("%", "%%") + ";\n" + query
-            cursor.execute(statements, query_params)
-            while cursor.nextset():  # to the last statement's result: the query's
-                pass
-            rows = cursor.fetchall()
-            cursor.execute("COMMIT")
-        return rows
+    def run(conn: psycopg.Connection, opened: float, reused: bool) -> list[tuple]:
+        running["conn"] = conn
+        usable = False
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(setup.as_string(conn).replace("%", "%%") + ";\n" + query, query_params)
+                while cursor.nextset():  # to the last statement's result: the query's
+                    pass
+                rows = cursor.fetchall()
+                cursor.execute("COMMIT")
+            usable = True
+            return rows
+        except psycopg.OperationalError:
+            if not (reused and conn.broken):  # (before it is closed: `broken` is False once it is)
+                raise
+        finally:
+            running.pop("conn", None)
+            _release(conn, opened, usable=usable)  # a part that failed closes its connection
+        return run(*_acquire(params, fresh=True))  # the idle one had died unseen: once more, on a new one
 
-    def task() -> list[tuple]:
-        conn, opened, reused = _acquire(params)
-        while True:
-            running["conn"] = conn
-            usable = False
-            try:
-                rows = attempt(conn)
-                usable = True
-                return rows
-            except psycopg.OperationalError:
-                if not (reused and conn.broken):
-                    raise
-            finally:
-                running.pop("conn", None)
-                _release(conn, opened, usable=usable)  # a part that failed closes its connection
-            conn, opened, reused = _acquire(params, fresh=True)  # the idle one was dead: once more, on a new one
-
-    return Part(_pool(max(1, parts - 1)).submit(task), running)
+    return Part(_pool(max(1, parts - 1)).submit(lambda: run(*_acquire(params))), running)

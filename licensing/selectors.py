@@ -162,13 +162,12 @@ def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -
         was = plan[: len(CLEARANCE_SETTINGS)]
         agreements, covers, fits = (piece.replace("%", "%%") for piece in plan[-4:-1])
         query = CLEARANCE.format(agreements=agreements, covers=covers, fits=fits)
+        params = parallel.connection_params() if parts > 1 else None
         others: list[tuple[dict, parallel.Part | None]] = []
         try:
             # The other parts first, each sent off as soon as its references are written, then this thread's own;
             # the threads hand the GIL over quickly, so a part's results are read as soon as they arrive.
             with quick_gil_handoff():
-                if parts > 1:
-                    params = parallel.connection_params()
                 for start in bounds[1:]:
                     arrays = {**reference_arrays(refs[start : start + size], offset=start), **asked}
                     others.append((arrays, _clearance_part_submit(params, plan[-1], query, arrays, parts)))
@@ -180,11 +179,11 @@ def clearance(*, licensee, refs: list[str], use: str, on_date, territory: str) -
                         cursor.execute(query, arrays)
                         part_rows = cursor.fetchall()
                     rows += part_rows
-                others.clear()
-        finally:
+        except BaseException:
             for _arrays, part in others:  # the request failed: no part outlives it
                 if part is not None:
                     part.stop()
+            raise
         if nested:
             cursor.execute(CLEARANCE_RESTORE, was)
     results = [{"ref": ref, "work": None, "status": "unknown", "agreement": None} for ref in refs]
