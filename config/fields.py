@@ -1,6 +1,8 @@
-"""Serializer fields shared by every API: money objects (API.md, Conventions)."""
+"""Serializer fields shared by every API: money objects and calendar dates (API.md, Conventions)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +25,33 @@ MONEY_SCHEMA = {
     },
     "required": ["amount", "currency"],
 }
+
+
+def parse_iso_date(value: str) -> dt.date | None:
+    """The date of `value` written exactly YYYY-MM-DD in ASCII digits, or None. `date.fromisoformat` alone also
+    takes ISO week dates ("2026-W40-6") and basic format ("20261005"), which the API does not."""
+    if len(value) != 10 or value[4] != "-" or value[7] != "-" or not value.isascii():
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class ISODateField(serializers.DateField):
+    """A date written YYYY-MM-DD, nothing else (DRF's DateField also takes week dates and basic format)."""
+
+    default_error_messages = {"invalid": _("A date is YYYY-MM-DD, e.g. 2026-10-31.")}
+
+    def to_internal_value(self, value):
+        if isinstance(value, dt.datetime):
+            self.fail("date")
+        if isinstance(value, dt.date):
+            return value
+        day = parse_iso_date(value) if isinstance(value, str) else None
+        if day is None:
+            self.fail("invalid")
+        return day
 
 
 @extend_schema_field(MONEY_SCHEMA)

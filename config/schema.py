@@ -24,3 +24,26 @@ def problem_responses(*codes: int) -> dict:
 
 
 PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404)
+
+
+def problem_headers_hook(result: dict, generator, request, public: bool) -> dict:
+    """Say what every operation can answer but no view lists one by one: a `415` wherever a body is read (a media
+    type or charset the parsers refuse), and the `Retry-After` header of every `429`."""
+    retry_after = {
+        "description": "Seconds to wait before the next call with this API key.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    unsupported = {
+        "description": "A media type the operation does not read, or a charset other than UTF-8.",
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+    }
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if "requestBody" in operation and method in ("post", "put", "patch"):
+                responses.setdefault("415", unsupported)
+            if "429" in responses:
+                responses["429"].setdefault("headers", {})["Retry-After"] = retry_after
+    return result

@@ -234,6 +234,10 @@ SPECTACULAR_SETTINGS = {
         "EveryEnum": "licensing.choices.Every",
         "PrincipalKindEnum": ["user", "licensee"],
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.problem_headers_hook",
+    ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "APPEND_COMPONENTS": {

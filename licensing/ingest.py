@@ -28,6 +28,7 @@ from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from config.fields import parse_iso_date
 from ledger.money import Money, MoneyError, currency_digits
 
 from .choices import Use
@@ -283,10 +284,7 @@ def event_validator(period: dt.date, default_territory: str, new_refs: list[str]
     keys: dict = {}  # Reference → its number in this report
 
     def occurred_on(value: str) -> str:
-        try:
-            day = dt.date.fromisoformat(value) if len(value) == 10 else None
-        except ValueError:
-            day = None
+        day = parse_iso_date(value)
         if day is None:
             found = Rejection(_("occurred_on: a date, YYYY-MM-DD."))
         elif not period <= day < period_end:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from config.fields import MoneyField, WorkReferenceField
+from config.fields import ISODateField, MoneyField, WorkReferenceField
 
 from ..choices import AccountType, AgreementStatus, Every, HolderKind, TermType, Use, WorkKind
 
@@ -192,8 +192,8 @@ class AgreementInput(serializers.Serializer):
     licensee = serializers.UUIDField()
     reference = serializers.CharField(max_length=100)
     currency = serializers.CharField(max_length=3)
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField(required=False, allow_null=True)
+    starts_on = ISODateField()
+    ends_on = ISODateField(required=False, allow_null=True)
     territories = serializers.ListField(child=serializers.CharField(max_length=2), min_length=1, max_length=300)
     uses = serializers.ListField(child=serializers.ChoiceField(choices=Use.choices), min_length=1, max_length=4)
     scope = ScopeSerializer()
@@ -203,7 +203,7 @@ class AgreementInput(serializers.Serializer):
 
 
 class AgreementPatchInput(AgreementInput):
-    effective_from = serializers.DateField(
+    effective_from = ISODateField(
         required=False,
         help_text=_("Start a new version from this date with the changed terms (required once statements exist)."),
     )
@@ -216,8 +216,8 @@ class AgreementOutput(serializers.Serializer):
     version = serializers.IntegerField()
     supersedes = serializers.UUIDField(source="supersedes_id", allow_null=True)
     currency = serializers.CharField()
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField(allow_null=True)
+    starts_on = ISODateField()
+    ends_on = ISODateField(allow_null=True)
     territories = serializers.ListField(child=serializers.CharField())
     uses = serializers.ListField(child=serializers.ChoiceField(choices=Use.choices))
     scope = ScopeSerializer()

@@ -16,7 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.fields import MONEY_SCHEMA, WorkReferenceListField
+from config.fields import MONEY_SCHEMA, ISODateField, WorkReferenceListField
 from config.problems import Conflict, PayloadTooLarge
 from config.renderers import FastJSONRenderer
 from config.schema import problem, problem_responses
@@ -34,7 +34,7 @@ PERIOD_RE = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits, the whole stri
 
 class ClearanceInput(serializers.Serializer):
     use = serializers.ChoiceField(choices=Use.choices)
-    date = serializers.DateField(required=False, help_text="Defaults to today (Asia/Tokyo).")
+    date = ISODateField(required=False, help_text="Defaults to today (Asia/Tokyo).")
     territory = serializers.CharField(max_length=2, required=False, help_text="Defaults to the licensee's country.")
     works = WorkReferenceListField()
 

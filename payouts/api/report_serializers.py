@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from config.fields import MONEY_SCHEMA, MoneyField
+from config.fields import MONEY_SCHEMA, ISODateField, MoneyField
 from ledger.choices import AccountKind
 from licensing.choices import HolderKind
 
@@ -51,7 +51,7 @@ class TrialBalanceTotalOutput(serializers.Serializer):
 
 
 class TrialBalanceOutput(serializers.Serializer):
-    as_of = serializers.DateField(help_text="Transactions effective on or before this date.")
+    as_of = ISODateField(help_text="Transactions effective on or before this date.")
     balanced = serializers.BooleanField(help_text="Per currency, debits equal credits.")
     accounts = TrialBalanceAccountOutput(many=True)
     totals = TrialBalanceTotalOutput(many=True)
@@ -98,7 +98,7 @@ class WithholdingMonthOutput(serializers.Serializer):
     withheld = MoneyField(help_text="Credited to withholding tax payable by payments.")
     returned = MoneyField(help_text="Debited back by the reversals of returned transfers.")
     net = SignedMoneyField(help_text="Withheld − returned: the month's tax to remit.")
-    due_date = serializers.DateField(
+    due_date = ISODateField(
         help_text="The 10th of the following month, a Saturday or Sunday moved to Monday (national holidays are not)."
     )
     remitted = SignedMoneyField(help_text="Other debits in the month: paid to the tax office.")

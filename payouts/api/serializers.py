@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.fields import MoneyField
+from config.fields import ISODateField, MoneyField
 
 from ..models import Basis, BatchStatus, ItemStatus, RunStatus, StatementStatus
 
@@ -88,14 +88,14 @@ class PayoutItemOutput(serializers.Serializer):
     withholding_tax = MoneyField(help_text="Withheld from this payment (with the statements carried into it).")
     blocked_reason = serializers.CharField(allow_null=True, help_text="Why this holder cannot be paid now.")
     paid_at = serializers.DateTimeField(allow_null=True)
-    returned_on = serializers.DateField(allow_null=True)
+    returned_on = ISODateField(allow_null=True)
     returned_reason = serializers.CharField(allow_null=True)
 
 
 class PayoutBatchOutput(serializers.Serializer):
     id = serializers.UUIDField()
     currency = serializers.CharField()
-    pay_date = serializers.DateField()
+    pay_date = ISODateField()
     status = serializers.ChoiceField(choices=BatchStatus.choices)
     transfers = serializers.IntegerField()
     total = MoneyField()
@@ -108,13 +108,13 @@ class PayoutBatchOutput(serializers.Serializer):
 
 
 class PayoutBatchInput(serializers.Serializer):
-    pay_date = serializers.DateField(help_text="The transfer date written in the bank file (today or later).")
+    pay_date = ISODateField(help_text="The transfer date written in the bank file (today or later).")
     currency = serializers.CharField(max_length=3, help_text="ISO 4217; JPY batches export a Zengin file.")
 
 
 class PayoutReturnInput(serializers.Serializer):
     reason = serializers.CharField(max_length=500, help_text="Why the bank returned the transfer.")
-    returned_on = serializers.DateField(required=False, help_text="The day the money came back (default: today).")
+    returned_on = ISODateField(required=False, help_text="The day the money came back (default: today).")
 
 
 class PayoutCancelInput(serializers.Serializer):
@@ -129,11 +129,11 @@ class PayoutCancelInput(serializers.Serializer):
 class RemittanceInput(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM: the month whose tax is paid.")
     currency = serializers.CharField(max_length=3, default="JPY")
-    paid_on = serializers.DateField(help_text="The day it was paid to the tax office (by the 10th of the next month).")
+    paid_on = ISODateField(help_text="The day it was paid to the tax office (by the 10th of the next month).")
 
 
 class RemittanceOutput(serializers.Serializer):
     month = serializers.CharField(help_text="YYYY-MM")
     amount = MoneyField()
-    paid_on = serializers.DateField()
+    paid_on = ISODateField()
     transaction = serializers.IntegerField(help_text="The journal transaction.")

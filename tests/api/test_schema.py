@@ -54,3 +54,17 @@ def test_the_clearance_reference_limit_is_in_the_schema(schema, settings):
         request = schema["components"]["schemas"][request["$ref"].rsplit("/", 1)[1]]
     works = request["properties"]["works"]
     assert (works["minItems"], works["maxItems"]) == (1, settings.CLEARANCE_MAX_REFS)
+
+
+def test_every_429_carries_retry_after_and_every_body_may_be_415(schema):
+    throttled = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if "429" in responses:
+                throttled += 1
+                assert responses["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer", (path, method)
+            if "requestBody" in operation:
+                problem = responses["415"]["content"]["application/problem+json"]["schema"]
+                assert problem == {"$ref": "#/components/schemas/Problem"}, (path, method)
+    assert throttled >= 2  # clearances and usage reports at least

@@ -187,3 +187,26 @@ def test_a_chunked_body_with_an_invalid_key_is_not_read(world, agreement, client
     )  # fmt: skip
     assert response.status_code == 401
     assert stream.tell() == 0
+
+
+@pytest.mark.parametrize("day", ["2026-W40-6", "2026-10-3 ", "2026-10-０3", "2026/10/03"])
+def test_an_occurred_on_not_written_yyyy_mm_dd_rejects_its_line(world, agreement, day):  # noqa: F811
+    """2026-W40-6 is an ISO week date (Saturday 3 October 2026) that `date.fromisoformat` would take."""
+    body = ndjson(event(world["volume"]), event(world["volume"], occurred_on=day))
+    response = post(world["licensee_client"], body, content_type="application/x-ndjson")
+    assert response.status_code == 201, response.content
+    report = response.json()
+    assert (report["events_accepted"], [e["line"] for e in report["errors"]]) == (1, [2])
+    assert report["errors"][0]["message"] == "occurred_on: a date, YYYY-MM-DD."
+    assert UsageEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("day", ["2026-W42-4", "20261015", "2026-10-15T00:00:00"])
+def test_a_clearance_date_not_written_yyyy_mm_dd_is_400(world, agreement, day):  # noqa: F811
+    body = {"use": "generation", "date": day, "works": [str(world["volume"].pk)]}
+    response = world["licensee_client"].post("/api/v1/clearances", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["date"]
+    body["date"] = "2026-10-15"
+    assert world["licensee_client"].post("/api/v1/clearances", body, format="json").status_code == 200
