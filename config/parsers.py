@@ -56,3 +56,15 @@ def _codec(charset: str) -> str | None:
         return codecs.lookup(charset).name
     except LookupError:
         return None
+
+
+class LargeJSONParser(parsers.BaseParser):
+    """The same JSON, for an endpoint that accepts a body larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (a
+    clearance of 10,000 references: up to CLEARANCE_MAX_BODY_BYTES, checked by the view before reading). DRF reads
+    `request.body`, which applies Django's limit, for its own JSONParser and subclasses only: this one is handed the
+    request's stream."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return JSONParser().parse(stream, media_type, parser_context)

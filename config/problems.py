@@ -203,6 +203,18 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class Unavailable(exceptions.APIException):
+    """503 with Retry-After: the request can succeed as it is, a moment later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = gettext_lazy("The service is busy; try again shortly.")
+    default_code = "unavailable"
+
+    def __init__(self, detail=None, *, wait: int = 5):
+        super().__init__(detail)
+        self.wait = wait
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 

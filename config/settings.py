@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.charset.CharsetMiddleware",
     "config.health.HealthCheckMiddleware",
     "config.chunked.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -307,6 +308,10 @@ USAGE_MAX_BODY_BYTES = env_int("USAGE_MAX_BODY_BYTES", 256 * 1024 * 1024)
 USAGE_MAX_EVENTS = env_int("USAGE_MAX_EVENTS", 5_000_000)
 USAGE_ASYNC_THRESHOLD_BYTES = env_int("USAGE_ASYNC_THRESHOLD_BYTES", 8 * 1024 * 1024)
 CLEARANCE_MAX_REFS = env_int("CLEARANCE_MAX_REFS", 10_000)
+# A report for a month whose usage partition is missing (the schedule makes the coming months' ahead) makes it,
+# waiting for its locks at most this long (a PostgreSQL duration); then 503 with Retry-After (seconds)
+USAGE_PARTITION_LOCK_TIMEOUT = env_str("USAGE_PARTITION_LOCK_TIMEOUT", "5s")
+USAGE_PARTITION_RETRY_AFTER = env_int("USAGE_PARTITION_RETRY_AFTER", 5)
 # A clearance of at least 2 × CLEARANCE_PART_MIN_REFS references runs in up to CLEARANCE_PARTS parts side by side,
 # on as many PostgreSQL connections reading one snapshot (licensing/parallel.py): each web process keeps
 # CLEARANCE_PARTS - 1 spare connections beside its own. 1 turns it off.

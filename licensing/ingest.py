@@ -52,7 +52,8 @@ class BodyError(ValueError):
 class Parsed:
     rows: list[str] = field(default_factory=list)  # the valid events, as lines for COPY into usage_staging
     refs: list[str] = field(default_factory=list)  # the references first named in this chunk, for usage_refs
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message): the report's first MAX_ERRORS
+    rejected: int = 0  # the events rejected in this chunk, listed in `errors` or not
     received: int = 0
 
 
@@ -106,7 +107,11 @@ _ERROR_FIELD = re.compile(r"missing required field `(\w+)`|at `\$(?:\[\d+\])?\.(
 
 
 def _field_messages() -> dict[str, str]:
+    """Why a line is not an event, by field (and "": not an object, "json", "utf-8"), in the active language."""
     return {
+        "": _("An event is a JSON object."),
+        "json": _("This line is not valid JSON."),
+        "utf-8": _("This line is not valid UTF-8."),
         "work": _("work: not a work reference (uuid, isbn:…, iscc:… or ext:<scheme>:<value>)."),
         "use": _("use: one of training, fine_tuning, generation, retrieval."),
         "quantity": _("quantity: a whole number from 1."),
@@ -117,18 +122,19 @@ def _field_messages() -> dict[str, str]:
     }
 
 
-def _decode_event(raw: bytes) -> Event | str:
-    """One event, or why it cannot be one (its first wrong field, in our words)."""
+def _decode_event(raw: bytes, messages: dict[str, str]) -> Event | str:
+    """One event, or why it cannot be one (its first wrong field, in our words: `messages`, _field_messages() made
+    once per report, not once per line)."""
     try:
         return _EVENT.decode(raw)
     except msgspec.ValidationError as exc:
         match = _ERROR_FIELD.search(str(exc))
         field_name = match and (match[1] or match[2])
-        return _field_messages().get(field_name) or _("An event is a JSON object.")
+        return messages.get(field_name or "") or messages[""]
     except (msgspec.DecodeError, RecursionError):
-        return _("This line is not valid JSON.")
+        return messages["json"]
     except UnicodeDecodeError:
-        return _("This line is not valid UTF-8.")
+        return messages["utf-8"]
 
 
 def _lines(body: bytes) -> int:
@@ -156,6 +162,7 @@ def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, Event | s
     NDJSON is decoded a slice of lines at a time, each in one call (msgspec's decode_lines) when every line in it
     is a well-typed event, the common case; a slice with a blank or a bad line is decoded again line by line, to
     say which and why."""
+    messages = _field_messages()
     if content_type == "application/x-ndjson":
         first = 1
         for piece in _slices(body):
@@ -169,11 +176,11 @@ def iter_events(body: bytes, content_type: str) -> Iterator[tuple[int, Event | s
             else:
                 for number, raw in enumerate(piece.split(b"\n"), start=first):
                     if raw.strip():
-                        yield number, _decode_event(raw)
+                        yield number, _decode_event(raw, messages)
             first += lines
         return
     for number, raw in enumerate(_json_events(body), start=1):
-        yield number, _decode_event(raw)
+        yield number, _decode_event(raw, messages)
 
 
 def _json_events(body: bytes) -> list:
@@ -222,7 +229,7 @@ def parse_chunks(
     validate = event_validator(period, default_territory, new_refs)
     chunk = Parsed()
     rows, errors = chunk.rows, chunk.errors
-    received = 0
+    received = listed = 0  # listed: the rejections kept with their message (the report's first MAX_ERRORS)
     for line, event in iter_events(body, content_type):
         received += 1
         if received > max_events:
@@ -237,8 +244,11 @@ def parse_chunks(
                 yield chunk
                 chunk = Parsed()
                 rows, errors = chunk.rows, chunk.errors
-        else:
-            errors.append((line, str(row)))
+        else:  # a report of millions of bad lines keeps a hundred messages, not millions
+            chunk.rejected += 1
+            if listed < MAX_ERRORS:
+                listed += 1
+                errors.append((line, str(row)))
     chunk.received, chunk.refs = received, new_refs.copy()
     yield chunk
 
@@ -618,7 +628,7 @@ def ingest(body: bytes, content_type: str, *, period: dt.date, default_territory
                     if isinstance(chunk, BaseException):
                         raise chunk
                     result.received = chunk.received
-                    result.add(rejected=len(chunk.errors), errors=chunk.errors)
+                    result.add(rejected=chunk.rejected, errors=chunk.errors)
                     stager.store(chunk, result)
                 stager.close()
         finally:

@@ -4,7 +4,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .usage import usage_report_fail, usage_report_process, usage_reports_requeue_stalled
+from .usage import usage_partitions_make, usage_report_fail, usage_report_process, usage_reports_requeue_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +33,9 @@ def process_usage_report(report_id: str) -> None:
 def requeue_stalled_usage_reports(minutes: int = 15) -> int:
     """Scheduled (django-celery-beat, every 10 minutes, editable in the admin): see usage_reports_requeue_stalled."""
     return usage_reports_requeue_stalled(older_than=dt.timedelta(minutes=minutes))
+
+
+@shared_task(name="licensing.make_usage_partitions")
+def make_usage_partitions(months_ahead: int = 2) -> list[str]:
+    """Scheduled (django-celery-beat, daily at 00:05 Asia/Tokyo, editable in the admin): usage_partitions_make."""
+    return usage_partitions_make(months_ahead=months_ahead)

@@ -7,7 +7,7 @@ import gzip
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,10 +38,36 @@ def period_closed(period: dt.date) -> bool:
     return ReportingPeriod.objects.filter(period__gte=period, status=PeriodStatus.FINAL).exists()
 
 
+class PartitionBusy(Exception):
+    """The month's partition could not be made within USAGE_PARTITION_LOCK_TIMEOUT: try again shortly."""
+
+
 def ensure_partition(period: dt.date) -> None:
-    """The month's partition, in its own short transaction when possible (DDL locks the parent table)."""
+    """The month's partition, in its own short transaction when possible. The scheduled make_usage_partitions
+    makes the coming months' ahead; making one here (a month long past or far ahead) waits for its locks at most
+    USAGE_PARTITION_LOCK_TIMEOUT, then gives up (PartitionBusy) rather than queue every other user of the usage
+    table behind it."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [settings.USAGE_PARTITION_LOCK_TIMEOUT])
+        try:
+            with transaction.atomic():
+                cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            raise PartitionBusy(_("The usage table is busy; send the report again in a few seconds.")) from None
+        cursor.execute("SELECT set_config('lock_timeout', '0', true)")
+
+
+def usage_partitions_make(*, months_ahead: int = 2) -> list[str]:
+    """This month's usage partition (Asia/Tokyo) and the next `months_ahead` months', those missing made
+    (scheduled daily): the first report of a month finds its partition there."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT licensing_usage_partition((date_trunc('month', %s::date) + m * interval '1 month')::date)"
+            " FROM generate_series(0, %s) m", [timezone.localdate(), months_ahead],
+        )  # fmt: skip
+        return [row[0] for row in cursor.fetchall()]
 
 
 def usage_report_ingest(

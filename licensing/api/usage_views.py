@@ -8,6 +8,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
@@ -17,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.fields import MONEY_SCHEMA, ISODateField, WorkReferenceListField
-from config.problems import Conflict, PayloadTooLarge
+from config.parsers import LargeJSONParser
+from config.problems import Conflict, PayloadTooLarge, Unavailable
 from config.renderers import FastJSONRenderer
 from config.schema import problem, problem_responses
 
@@ -26,7 +28,7 @@ from ..choices import Use
 from ..models import ReportStatus, UsageReport
 from ..principals import Access
 from ..throttling import ClearanceThrottle, UsageReportThrottle
-from ..usage import IdempotencyConflict, usage_report_ingest
+from ..usage import IdempotencyConflict, PartitionBusy, usage_report_ingest
 from ..validators import validate_country
 
 PERIOD_RE = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits, the whole string (fullmatch)
@@ -90,14 +92,28 @@ class LicenseeView(GenericAPIView):
         return self.access.licensee
 
 
+CLEARANCE_EXAMPLE = {"results": [
+    {"ref": "isbn:978-4-08-851201-3", "work": "0b7f3c52-5d1e-4a8e-9a51-2f5f1c7e9a10", "status": "licensed",
+     "agreement": "6d2a9e47-81f0-4c1b-b0de-3a7c2f9e5b21"},
+    {"ref": "ext:hikari:SERIES-0001", "work": "9c4e1a20-7b3d-4f6e-8a2c-5d1b0e9f3a47", "status": "reserved",
+     "agreement": None},
+    {"ref": "isbn:978-4-08-999999-0", "work": None, "status": "unknown", "agreement": None},
+]}  # fmt: skip
+
+
 class ClearancesView(LicenseeView):
     throttle_classes = [ClearanceThrottle]
+    parser_classes = [LargeJSONParser]  # up to CLEARANCE_MAX_BODY_BYTES, not Django's 2.5 MB
     renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
         operation_id="clearances_create",
         request=ClearanceInput,
-        responses={200: ClearanceOutput, **problem_responses(400, 401, 403, 413, 429)},
+        responses={
+            200: OpenApiResponse(ClearanceOutput, description="One result per reference, in request order.",
+                                 examples=[OpenApiExample("Licensed, reserved, unknown", value=CLEARANCE_EXAMPLE)]),
+            **problem_responses(400, 401, 403, 413, 429),
+        },
         description="Up to 10,000 work references per call, answered in request order. Default deny.",
         examples=[
             OpenApiExample(
@@ -188,6 +204,8 @@ class UsageReportsView(LicenseeView):
                              description="Same key and body: the original response, nothing stored twice. "
                                          "Same key, other body: 409."),
             OpenApiParameter("Content-Encoding", str, OpenApiParameter.HEADER, enum=["gzip"], required=False),
+            OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202],
+                             description="The report to poll: GET /api/v1/usage-reports/{id}."),
         ],
         request={
             "application/json": OpenApiRequest(
@@ -196,7 +214,10 @@ class UsageReportsView(LicenseeView):
                 examples=[OpenApiExample("Two events", value=JSON_EXAMPLE)],
             ),
             "application/x-ndjson": OpenApiRequest(
-                {"type": "string", "description": "One event (the JSON object above) per line."},
+                {"type": "string", "x-ndjson-items": EVENT_SCHEMA,
+                 "description": "One event per line (UTF-8, LF or CRLF; blank lines skipped), each the JSON object "
+                                "of `x-ndjson-items`, the same as an item of the JSON body's `events`. Lines count "
+                                "from 1; a malformed line is rejected on its own, with its number."},
                 examples=[OpenApiExample("Two lines", value=NDJSON_EXAMPLE)],
             ),
         },
@@ -228,6 +249,8 @@ class UsageReportsView(LicenseeView):
             )  # fmt: skip
         except IdempotencyConflict as exc:
             raise Conflict(str(exc)) from None
+        except PartitionBusy as exc:
+            raise Unavailable(str(exc), wait=settings.USAGE_PARTITION_RETRY_AFTER) from None
         except ingest.BodyError as exc:
             if exc.status == 413:
                 raise PayloadTooLarge(str(exc)) from None
@@ -236,8 +259,11 @@ class UsageReportsView(LicenseeView):
             raise exceptions.ParseError(str(exc)) from None
         report = outcome.report
         report.refresh_from_db()
-        code = status.HTTP_202_ACCEPTED if report.status == ReportStatus.PROCESSING else status.HTTP_201_CREATED
-        return Response(UsageReportOutput(report).data, status=code)
+        if report.status == ReportStatus.PROCESSING:  # poll it there
+            location = reverse("usage-report-detail", kwargs={"pk": report.pk})
+            return Response(UsageReportOutput(report).data, status=status.HTTP_202_ACCEPTED,
+                            headers={"Location": request.build_absolute_uri(location)})  # fmt: skip
+        return Response(UsageReportOutput(report).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         operation_id="usage_reports_list",
