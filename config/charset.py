@@ -1,11 +1,11 @@
 """The charset parameter of a request's Content-Type, checked before anything reads the request.
 
 Django decodes the query string and form bodies with that charset, and reads the query string as soon as it builds
-the request: a name Python knows that is no text encoding (`rot13`, `base64`, `zlib`…) made WSGIRequest() itself
-raise, a 500 before any middleware. `CharsetGuard` wraps the WSGI application (config/wsgi.py) and sees the
-request first: under /api/, a body in such a "charset" is 415 (problem+json); anywhere else the parameter is
-dropped, as Django drops a charset it does not know. `CharsetMiddleware` then refuses, under /api/, a body in any
-text encoding other than UTF-8 (API.md: UTF-8 in and out).
+the request: a name Python knows that cannot decode it (`rot13`, `base64`, `undefined`, `punycode`…, or an RFC 2231
+`charset*=` naming an unknown encoding) made WSGIRequest() itself raise, a 500 before any middleware. `CharsetGuard`
+wraps the WSGI application (config/wsgi.py) and sees the request first: under /api/, a body in any charset but
+UTF-8 is 415 (problem+json; API.md: UTF-8 in and out); anywhere else an unusable charset is dropped, as Django drops
+one it does not know. `CharsetMiddleware` says the same 415 to requests that reach Django without the guard.
 """
 
 from __future__ import annotations
@@ -13,10 +13,15 @@ from __future__ import annotations
 import codecs
 import json
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_PROBE = b"a=%E6%97%A5&b=1+2"
 
 
 def text_codec(charset: str) -> str | None:
@@ -29,24 +34,23 @@ def text_codec(charset: str) -> str | None:
     return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
-def _charset_param(content_type: str) -> tuple[str | None, str]:
-    """(the charset parameter, the Content-Type without it)."""
-    kept, charset = [], None
-    for i, part in enumerate(content_type.split(";")):
-        name, sep, value = part.partition("=")
-        if i and sep and name.strip().lower() == "charset":
-            charset = value.strip().strip('"')
-        else:
-            kept.append(part)
-    return charset, ";".join(kept)
+def _decodes(codec: str, data: bytes) -> bool:
+    """Whether Django can decode `data` with `codec`: it falls back to ISO-8859-1 on UnicodeDecodeError only."""
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return True
+    except Exception:  # UnicodeError of 'undefined', 'punycode'…: nothing Django catches
+        return False
+    return True
 
 
-def _refusal(charset: str) -> dict:
-    from .problems import problem_body
+def _api_body(method: str | None, path: str) -> bool:
+    return method in BODY_METHODS and path.startswith("/api/")
 
-    return problem_body(
-        415, detail=_("Requests are accepted in UTF-8 only, not %(charset)s.") % {"charset": charset[:40]}
-    )
+
+def refusal_detail(charset: str) -> str:
+    return _("Requests are accepted in UTF-8 only, not %(charset)s.") % {"charset": charset[:40]}
 
 
 class CharsetGuard:
@@ -56,29 +60,62 @@ class CharsetGuard:
         self.application = application
 
     def __call__(self, environ, start_response):
-        charset, without = _charset_param(environ.get("CONTENT_TYPE", ""))
-        if charset is not None and text_codec(charset) is None:
-            if environ.get("PATH_INFO", "").startswith("/api/") and environ.get("REQUEST_METHOD") in BODY_METHODS:
-                body = json.dumps(_refusal(charset), ensure_ascii=False).encode()
-                start_response("415 Unsupported Media Type", [
-                    ("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
-                ])  # fmt: skip
-                return [body]
-            environ["CONTENT_TYPE"] = without
+        content_type = environ.get("CONTENT_TYPE", "")
+        if ";" not in content_type:  # no parameters: nothing to check (the common case)
+            return self.application(environ, start_response)
+        try:
+            main, params = parse_header_parameters(content_type)
+        except ValueError:  # an RFC 2231 parameter in an unknown encoding: Django would raise it
+            main, params = content_type.split(";", 1)[0].strip().lower(), {"charset": "?"}
+        charset = params.get("charset")
+        if charset is None:
+            return self.application(environ, start_response)
+        codec = text_codec(charset)
+        if _api_body(environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")):
+            if codec != "utf-8":
+                return self._refuse(environ, start_response, charset)
+        elif codec is None or not all(
+            _decodes(codec, data) for data in (_PROBE, environ.get("QUERY_STRING", "").encode("latin-1"))
+        ):
+            del params["charset"]
+            environ["CONTENT_TYPE"] = "; ".join([main, *(f'{k}="{v}"' for k, v in params.items())])
         return self.application(environ, start_response)
+
+    @staticmethod
+    def _refuse(environ, start_response, charset: str):
+        from .problems import problem_body
+
+        with translation.override(_language(environ.get("HTTP_ACCEPT_LANGUAGE", ""))):
+            body = json.dumps(problem_body(415, detail=refusal_detail(charset)), ensure_ascii=False).encode()
+        start_response("415 Unsupported Media Type", [
+            ("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
+        ])  # fmt: skip
+        return [body]
+
+
+def _language(accept_language: str) -> str:
+    """The language the request asks for among ours (LocaleMiddleware is not reached), else the default."""
+    for code, _q in parse_accept_lang_header(accept_language[:255]):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 class CharsetMiddleware:
-    """Django middleware: under /api/, a body in a text encoding other than UTF-8 is 415."""
+    """Django middleware (after LocaleMiddleware: the answer in the request's language): under /api/, a body in a
+    charset other than UTF-8 is 415."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         charset = request.content_params.get("charset") if request.content_params else None
-        if (charset is not None and request.method in BODY_METHODS and request.path.startswith("/api/")
-                and text_codec(charset) != "utf-8"):  # fmt: skip
+        if charset is not None and _api_body(request.method, request.path) and text_codec(charset) != "utf-8":
             from .problems import problem_response
 
-            return problem_response(415, detail=_refusal(charset)["detail"])
+            return problem_response(415, detail=refusal_detail(charset))
         return self.get_response(request)

@@ -19,6 +19,7 @@ def problem_responses(*codes: int) -> dict:
         409: "Conflict with the current state (e.g. an Idempotency-Key reused with another body).",
         413: "Request body too large.",
         429: "Rate limit reached; retry after `Retry-After` seconds.",
+        503: "Busy for a moment; send the same request again after `Retry-After` seconds.",
     }
     return {(code, PROBLEM_MEDIA_TYPE): problem(descriptions[code]) for code in codes}
 
@@ -28,7 +29,7 @@ PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404)
 
 def problem_headers_hook(result: dict, generator, request, public: bool) -> dict:
     """Say what every operation can answer but no view lists one by one: a `415` wherever a body is read (a media
-    type or charset the parsers refuse), and the `Retry-After` header of every `429`."""
+    type or charset the parsers refuse), and the `Retry-After` header of every `429` and `503`."""
     retry_after = {
         "description": "Seconds to wait before the next call with this API key.",
         "schema": {"type": "integer", "minimum": 1},
@@ -44,6 +45,7 @@ def problem_headers_hook(result: dict, generator, request, public: bool) -> dict
             responses = operation["responses"]
             if "requestBody" in operation and method in ("post", "put", "patch"):
                 responses.setdefault("415", unsupported)
-            if "429" in responses:
-                responses["429"].setdefault("headers", {})["Retry-After"] = retry_after
+            for code in ("429", "503"):
+                if code in responses:
+                    responses[code].setdefault("headers", {})["Retry-After"] = retry_after
     return result

@@ -78,13 +78,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.charset.CharsetMiddleware",
     "config.health.HealthCheckMiddleware",
     "config.chunked.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "config.charset.CharsetMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

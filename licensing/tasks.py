@@ -4,7 +4,13 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .usage import usage_partitions_make, usage_report_fail, usage_report_process, usage_reports_requeue_stalled
+from .usage import (
+    PartitionBusy,
+    usage_partitions_make,
+    usage_report_fail,
+    usage_report_process,
+    usage_reports_requeue_stalled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +41,11 @@ def requeue_stalled_usage_reports(minutes: int = 15) -> int:
     return usage_reports_requeue_stalled(older_than=dt.timedelta(minutes=minutes))
 
 
-@shared_task(name="licensing.make_usage_partitions")
+@shared_task(
+    name="licensing.make_usage_partitions",
+    # the usage table held by a long DDL or VACUUM: again later rather than wait (the months are made ahead)
+    autoretry_for=(PartitionBusy, OperationalError, InterfaceError), retry_backoff=60, max_retries=10,
+)  # fmt: skip
 def make_usage_partitions(months_ahead: int = 2) -> list[str]:
     """Scheduled (django-celery-beat, daily at 00:05 Asia/Tokyo, editable in the admin): usage_partitions_make."""
     return usage_partitions_make(months_ahead=months_ahead)

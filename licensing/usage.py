@@ -45,29 +45,29 @@ class PartitionBusy(Exception):
 def ensure_partition(period: dt.date) -> None:
     """The month's partition, in its own short transaction when possible. The scheduled make_usage_partitions
     makes the coming months' ahead; making one here (a month long past or far ahead) waits for its locks at most
-    USAGE_PARTITION_LOCK_TIMEOUT, then gives up (PartitionBusy) rather than queue every other user of the usage
-    table behind it."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [settings.USAGE_PARTITION_LOCK_TIMEOUT])
-        try:
-            with transaction.atomic():
-                cursor.execute("SELECT licensing_usage_partition(%s)", [period])
-        except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
-                raise
-            raise PartitionBusy(_("The usage table is busy; send the report again in a few seconds.")) from None
-        cursor.execute("SELECT set_config('lock_timeout', '0', true)")
+    USAGE_PARTITION_LOCK_TIMEOUT, then gives up (PartitionBusy) rather than queue other users of the usage table
+    behind it."""
+    _make_partitions(period, 0, settings.USAGE_PARTITION_LOCK_TIMEOUT)
 
 
 def usage_partitions_make(*, months_ahead: int = 2) -> list[str]:
     """This month's usage partition (Asia/Tokyo) and the next `months_ahead` months', those missing made
-    (scheduled daily): the first report of a month finds its partition there."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT licensing_usage_partition((date_trunc('month', %s::date) + m * interval '1 month')::date)"
-            " FROM generate_series(0, %s) m", [timezone.localdate(), months_ahead],
-        )  # fmt: skip
-        return [row[0] for row in cursor.fetchall()]
+    (scheduled daily): the first report of a month finds its partition there. PartitionBusy as ensure_partition."""
+    return _make_partitions(timezone.localdate().replace(day=1), months_ahead, settings.USAGE_PARTITION_LOCK_TIMEOUT)
+
+
+def _make_partitions(first: dt.date, months_ahead: int, wait: str) -> list[str]:
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT licensing_usage_partition((%s::date + m * interval '1 month')::date, %s)"
+                " FROM generate_series(0, %s) m ORDER BY m", [first, wait, months_ahead],
+            )  # fmt: skip
+            return [row[0] for row in cursor.fetchall()]
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise PartitionBusy(_("The usage table is busy; send the report again in a few seconds.")) from None
 
 
 def usage_report_ingest(

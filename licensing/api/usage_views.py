@@ -226,7 +226,7 @@ class UsageReportsView(LicenseeView):
                                  examples=[OpenApiExample("One line rejected", value=REPORT_EXAMPLE)]),
             202: OpenApiResponse(UsageReportOutput, description="Large: processing. Poll GET /usage-reports/{id}.",
                                  examples=[OpenApiExample("Processing", value=PROCESSING_EXAMPLE)]),
-            **problem_responses(400, 401, 403, 409, 413, 429),
+            **problem_responses(400, 401, 403, 409, 413, 429, 503),
             **{(415, "application/problem+json"): problem("Not JSON or NDJSON, or an encoding other than gzip.")},
         },
     )  # fmt: skip

@@ -1,4 +1,8 @@
-CREATE OR REPLACE FUNCTION licensing_usage_partition(p date) RETURNS text
+CREATE TABLE licensing_usageevent_default PARTITION OF licensing_usageevent DEFAULT;
+
+DROP FUNCTION licensing_usage_partition(date, text);
+DROP FUNCTION licensing_usage_partition_attached(text);
+CREATE FUNCTION licensing_usage_partition(p date) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     name text := format('licensing_usageevent_%s', to_char(p, 'YYYY_MM'));

@@ -34,7 +34,7 @@ def test_a_usage_report_in_a_charset_other_than_utf8_is_415_and_spends_no_key(wo
 
 
 def wsgi(method: str, path: str, query: str = "", *, content_type: str, body: bytes = b"", key: str = "",
-         idempotency_key: str = "") -> tuple[str, dict, bytes]:  # fmt: skip
+         idempotency_key: str = "", extra: dict | None = None) -> tuple[str, dict, bytes]:  # fmt: skip
     """A request through the application gunicorn serves (config/wsgi.py), as a server hands it over: the test
     client builds Django's request itself, where a charset that is no text encoding already fails."""
     from wsgiref.util import setup_testing_defaults
@@ -43,7 +43,8 @@ def wsgi(method: str, path: str, query: str = "", *, content_type: str, body: by
 
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "CONTENT_TYPE": content_type,
                "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "SERVER_NAME": "localhost",
-               "HTTP_AUTHORIZATION": f"Bearer {key}", "HTTP_IDEMPOTENCY_KEY": idempotency_key}  # fmt: skip
+               "HTTP_AUTHORIZATION": f"Bearer {key}", "HTTP_IDEMPOTENCY_KEY": idempotency_key,
+               **(extra or {})}  # fmt: skip
     setup_testing_defaults(environ)
     answer: dict = {}
 
@@ -66,23 +67,34 @@ def wsgi(method: str, path: str, query: str = "", *, content_type: str, body: by
     return answer["status"], answer["headers"], content
 
 
-@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "hex"])
-def test_a_charset_that_is_no_text_encoding_is_415_on_an_api_body_and_ignored_elsewhere(world, agreement, charset):  # noqa: F811
+@pytest.mark.parametrize(
+    "content_type",
+    [f"application/json; charset={c}" for c in ("rot13", "base64", "zlib", "hex", "undefined", "punycode")]
+    + [
+        "application/json; charset*=utf-8''rot13",
+        "application/json; charset*=nope''x",
+        'application/json; CHARSET="rot13"',
+    ],
+)
+def test_a_charset_django_cannot_decode_with_is_415_on_an_api_body_and_ignored_elsewhere(
+    world,
+    agreement,  # noqa: F811
+    content_type,
+):
     from licensing.services import api_key_create
 
     _, key = api_key_create(name="wsgi", licensee=world["licensee"])
     status, headers, content = wsgi("POST", "/api/v1/usage-reports", "period=2026-10", body=b'{"events": []}',
-                                    content_type=f"application/json; charset={charset}", key=key,
-                                    idempotency_key="k-wsgi")  # fmt: skip
+                                    content_type=content_type, key=key, idempotency_key="k-wsgi")  # fmt: skip
     assert status.startswith("415"), content
     assert headers["Content-Type"] == "application/problem+json"
     assert orjson.loads(content)["status"] == 415
     assert UsageReport.objects.count() == 0
     status, _headers, content = wsgi("GET", "/api/v1/usage-reports", "page_size=2", key=key,
-                                     content_type=f"application/json; charset={charset}")  # fmt: skip
+                                     content_type=content_type)  # fmt: skip
     assert status.startswith("200"), content
     status, _headers, content = wsgi("GET", "/admin/login/", "next=%2Fadmin%2F%E4%BD%9C%E5%93%81",
-                                     content_type=f"text/plain; charset={charset}")  # fmt: skip
+                                     content_type=content_type.replace("application/json", "text/plain"))  # fmt: skip
     assert status.startswith("200"), content
     assert "/admin/作品".encode() in content  # the query string read as UTF-8
 
@@ -175,3 +187,14 @@ def test_making_the_coming_months_partitions_is_scheduled_daily_and_editable_in_
     crontab = scheduled.crontab
     assert scheduled.enabled
     assert (crontab.minute, crontab.hour, crontab.day_of_month, str(crontab.timezone)) == ("5", "0", "*", "Asia/Tokyo")
+
+
+def test_the_415_of_the_guard_speaks_the_requests_language(world, agreement):  # noqa: F811
+    from licensing.services import api_key_create
+
+    _, key = api_key_create(name="wsgi", licensee=world["licensee"])
+    environ_language = {"HTTP_ACCEPT_LANGUAGE": "ja,en;q=0.5"}
+    status, _headers, content = wsgi("POST", "/api/v1/clearances", body=b"{}", key=key, extra=environ_language,
+                                     content_type="application/json; charset=rot13")  # fmt: skip
+    assert status.startswith("415")
+    assert orjson.loads(content)["detail"] == "リクエストは UTF-8 のみ受け付けます（rot13 は受け付けません）。"

@@ -22,11 +22,12 @@ FAR = dt.date(2031, 1, 1)  # a month no other test makes
 def drop_far():
     yield
     with connection.cursor() as cursor:
-        for month in ("2031_01", "2031_02"):
+        for month in ("2030_12", "2031_01", "2031_02"):
             cursor.execute(f"DROP TABLE IF EXISTS licensing_usageevent_{month}")
 
 
 def partition_of(period: dt.date) -> str | None:
+    """The month's partition if it is attached (a table of that name that is not attached is no partition)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -39,18 +40,31 @@ def partition_of(period: dt.date) -> str | None:
 
 def test_a_partition_is_made_while_a_long_reader_holds_the_usage_table(drop_far):
     """CREATE TABLE … PARTITION OF queued for an ACCESS EXCLUSIVE lock behind a reader of the usage table (a
-    statement run, reading its month through the parent), and every report and query after it queued behind it;
-    attaching needs no lock such a reader holds."""
-    usage.ensure_partition(dt.date(2026, 10, 1))
+    statement run, an admin list), and every report and query after it queued behind it; attaching takes no lock a
+    reader or a writer holds (there is no default partition to lock and scan)."""
     with psycopg.connect(**parallel.connection_params()) as reader:
         reader.execute("BEGIN")
-        reader.execute("SELECT count(*) FROM licensing_usageevent WHERE period = '2026-10-01'")  # ACCESS SHARE held
+        reader.execute("SELECT count(*) FROM licensing_usageevent WHERE agreement_id IS NULL")  # every partition
         with psycopg.connect(**parallel.connection_params()) as maker:
-            maker.execute("SET lock_timeout = '2s'")
-            assert maker.execute("SELECT licensing_usage_partition(%s)", [FAR]).fetchone()[0] == (
-                "licensing_usageevent_2031_01"
-            )
+            made = maker.execute("SELECT licensing_usage_partition(%s, '2s')", [FAR]).fetchone()[0]
         reader.execute("ROLLBACK")
+    assert made == "licensing_usageevent_2031_01"
+    assert partition_of(FAR) == made
+
+
+def test_the_usage_table_has_no_default_partition():
+    """A row of a month without its partition is refused, never kept where attaching a month would have to scan."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT partdefid FROM pg_partitioned_table WHERE partrelid = 'licensing_usageevent'::regclass")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_a_table_of_the_months_name_left_detached_is_attached(drop_far):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE licensing_usageevent_2031_01 (LIKE licensing_usageevent INCLUDING DEFAULTS"
+                       " INCLUDING CONSTRAINTS)")  # fmt: skip
+    assert partition_of(FAR) is None
+    usage.ensure_partition(FAR)
     assert partition_of(FAR) == "licensing_usageevent_2031_01"
 
 
@@ -78,11 +92,14 @@ def test_a_report_that_cannot_make_its_partition_soon_is_503_with_retry_after(wo
     settings.USAGE_PARTITION_LOCK_TIMEOUT = "200ms"
     with psycopg.connect(**parallel.connection_params()) as other:
         other.execute("BEGIN")
-        other.execute("LOCK TABLE licensing_usageevent_default IN ACCESS EXCLUSIVE MODE")
+        other.execute("LOCK TABLE licensing_usageevent IN SHARE UPDATE EXCLUSIVE MODE")  # as VACUUM or DDL would
         with pytest.raises(usage.PartitionBusy):
             usage.ensure_partition(FAR)
         other.execute("ROLLBACK")
     assert partition_of(FAR) is None  # nothing half made
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"  # the wait was the function's own
     usage.ensure_partition(FAR)
     assert partition_of(FAR) == "licensing_usageevent_2031_01"
 
@@ -107,5 +124,3 @@ def test_the_coming_months_partitions_are_made_by_a_scheduled_task(settings, dro
     made = tasks.make_usage_partitions(months_ahead=2)
     assert made == ["licensing_usageevent_2030_12", "licensing_usageevent_2031_01", "licensing_usageevent_2031_02"]
     assert [partition_of(FAR), partition_of(dt.date(2031, 2, 1))] == made[1:]
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE licensing_usageevent_2030_12")
