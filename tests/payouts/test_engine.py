@@ -242,6 +242,7 @@ def late_report(world, period, *events):
                                         body_sha256="0" * 64, status="accepted", late=True, events_received=len(events),
                                         events_accepted=len(events))  # fmt: skip
     with connection.cursor() as cursor:
+        cursor.execute("SELECT licensing_usage_partition(%s)", [period])  # as the report's ingestion makes it
         for line, (use, quantity, revenue) in enumerate(events, start=1):
             cursor.execute(
                 "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "

@@ -177,6 +177,7 @@ def test_a_late_pair_reported_under_two_versions_is_billed_once(world):  # noqa:
     report = UsageReport.objects.create(licensee=world["licensee"], period=OCT, idempotency_key="late",
                                         body_sha256="0" * 64, status="accepted", late=True)  # fmt: skip
     with connection.cursor() as cursor:
+        cursor.execute("SELECT licensing_usage_partition(%s)", [OCT])  # as the report's ingestion makes it
         for line, (agreement, day) in enumerate([(v1, 5), (v2, 20)], start=1):
             cursor.execute(
                 "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
