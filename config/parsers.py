@@ -10,6 +10,8 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.utils import json
 
+from .charset import text_codec
+
 # A \u escape of half a UTF-16 surrogate pair. JSON allows it, Python's json module decodes it, but alone it is not a
 # character: UTF-8 (the database's encoding, the response's) cannot hold it, and a string carrying one would fail on
 # its way to PostgreSQL or back out as a 500. A pair (an emoji written as two escapes) is decoded into one character.
@@ -19,7 +21,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         charset = _charset(media_type)
-        if charset is not None and _codec(charset) != "utf-8":
+        if charset is not None and text_codec(charset) != "utf-8":
             # JSON is UTF-8 (RFC 8259, API.md); other charsets (unicode_escape, utf-7…) can smuggle in what UTF-8
             # cannot hold
             raise UnsupportedMediaType(media_type, detail=_("JSON is accepted in UTF-8 only."))
@@ -48,14 +50,6 @@ def _charset(media_type: str | None) -> str | None:
         if name.strip().lower() == "charset":
             return value.strip().strip('"') or None
     return None
-
-
-def _codec(charset: str) -> str | None:
-    """The codec's canonical name (utf8, UTF-8, u8… are all utf-8), None for an unknown charset."""
-    try:
-        return codecs.lookup(charset).name
-    except LookupError:
-        return None
 
 
 class LargeJSONParser(parsers.BaseParser):

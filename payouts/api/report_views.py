@@ -16,6 +16,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.fields import parse_iso_date
 from config.schema import problem_responses
 from ledger.money import Money
 from licensing.api.usage_views import parse_period
@@ -30,7 +31,6 @@ CSV_RESPONSE = {
     (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="UTF-8 with a byte-order mark."),
     **ERRORS,
 }
-DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")  # ASCII digits, matched whole (fullmatch)
 MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
 YEAR_RE = re.compile(r"[0-9]{4}")
 FIRST_YEAR, LAST_YEAR = 2000, 9998
@@ -43,13 +43,9 @@ def _invalid(field: str, message: str) -> exceptions.ValidationError:
 
 
 def parse_date(value: str | None, field: str) -> dt.date:
-    match = DATE_RE.fullmatch(value if isinstance(value, str) else "")
-    try:
-        if not match:
-            raise ValueError
-        day = dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        raise _invalid(field, _("A date is YYYY-MM-DD, e.g. 2026-10-31.")) from None
+    day = parse_iso_date(value) if isinstance(value, str) else None
+    if day is None:
+        raise _invalid(field, _("A date is YYYY-MM-DD, e.g. 2026-10-31."))
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise _invalid(field, _("The year must be from %(first)d to %(last)d.") % {"first": FIRST_YEAR,
                                                                                    "last": LAST_YEAR})  # fmt: skip
