@@ -41,7 +41,6 @@ class RunRefused(Exception):
 
 ROYALTY_LINES = """
 CREATE TEMPORARY TABLE payouts_royalty (
-    id bigserial,
     agreement_id uuid NOT NULL, licensee_id uuid NOT NULL, currency text NOT NULL, work_id uuid NOT NULL,
     use text NOT NULL, basis text NOT NULL, quantity bigint NOT NULL, gross bigint NOT NULL, commission bigint NOT NULL,
     adjusted_period date
@@ -80,42 +79,27 @@ SELECT t.agreement_id, t.use, a.licensee_id, a.currency, a.commission,
  WHERE t.type IN ('per_unit', 'revenue_share')
  GROUP BY t.agreement_id, t.use, a.licensee_id, a.currency, a.commission, a.scale
 """
-# The usage-based lines of every agreement of the run at once, from one GROUP BY over the month's partition:
-# per_unit (quantity × rate) per (agreement, work, use), rounded half-up once per line, then the agreement's
-# commission. <only_these> limits the scan to the run's agreements when they are a part of the period's (a run
-# split across workers).
+# The usage-based lines of every agreement of the run at once, from one GROUP BY over the month's partition, each
+# group priced by its (agreement, use)'s terms: per_unit (quantity × rate) and revenue_share (the revenue reported ×
+# percent; the line's quantity is all of the group's usage, as on the per_unit line), each basis rounded half-up once
+# per line, then the agreement's commission. <only_these> limits the scan to the run's agreements when they are a
+# part of the period's (a run split across workers).
 USAGE_LINES = """
 WITH usage AS (
-    SELECT e.agreement_id, e.work_id, e.use, sum(e.quantity) AS quantity
+    SELECT e.agreement_id, e.work_id, e.use, sum(e.quantity) AS quantity, sum(e.revenue_amount) AS revenue
       FROM licensing_usageevent e
      WHERE e.period = %(period)s AND NOT e.late AND e.agreement_id IS NOT NULL <only_these>
      GROUP BY e.agreement_id, e.work_id, e.use
 )
 INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
-SELECT l.agreement_id, l.licensee_id, l.currency, l.work_id, l.use, 'per_unit', l.quantity, l.gross,
+SELECT l.agreement_id, l.licensee_id, l.currency, l.work_id, l.use, l.basis, l.quantity, l.gross,
        round(l.gross * l.commission / 100)::bigint
-  FROM (SELECT u.*, p.licensee_id, p.currency, p.commission, round(u.quantity * p.unit)::bigint AS gross
+  FROM (SELECT u.agreement_id, u.work_id, u.use, u.quantity, p.licensee_id, p.currency, p.commission, b.basis, b.gross
           FROM usage u JOIN payouts_price p ON p.agreement_id = u.agreement_id AND p.use = u.use
-         WHERE p.unit IS NOT NULL) l
- WHERE l.gross <> 0
-"""
-# revenue_share (the revenue reported × percent), over the events of the (agreement, use) pairs that have one; the
-# line's quantity is all of the pair's usage of the work, as on the per_unit line
-REVENUE_LINES = """
-WITH usage AS (
-    SELECT e.agreement_id, e.work_id, e.use, sum(e.quantity) AS quantity, sum(e.revenue_amount) AS revenue
-      FROM licensing_usageevent e
-      JOIN payouts_price p ON p.agreement_id = e.agreement_id AND p.use = e.use AND p.percent IS NOT NULL
-     WHERE e.period = %(period)s AND NOT e.late
-     GROUP BY e.agreement_id, e.work_id, e.use
-)
-INSERT INTO payouts_royalty (agreement_id, licensee_id, currency, work_id, use, basis, quantity, gross, commission)
-SELECT l.agreement_id, l.licensee_id, l.currency, l.work_id, l.use, 'revenue_share', l.quantity, l.gross,
-       round(l.gross * l.commission / 100)::bigint
-  FROM (SELECT u.*, p.licensee_id, p.currency, p.commission, round(u.revenue * p.percent / 100)::bigint AS gross
-          FROM usage u JOIN payouts_price p ON p.agreement_id = u.agreement_id AND p.use = u.use
-         WHERE u.revenue <> 0) l
- WHERE l.gross <> 0
+         CROSS JOIN LATERAL (VALUES ('per_unit', round(u.quantity * p.unit)::bigint),
+                                    ('revenue_share', round(u.revenue * p.percent / 100)::bigint)) AS b(basis, gross)
+       ) l
+ WHERE l.gross <> 0  -- no such term (NULL), no revenue reported (NULL), or nothing due
 """
 ONLY_THESE = "AND e.agreement_id IN (SELECT id FROM payouts_agreement)"
 SEQUENTIAL_SCAN = "SELECT set_config('enable_indexscan', %s, true), set_config('enable_bitmapscan', %s, true)"
@@ -303,11 +287,17 @@ SELECT grouping(r.work_id) = 1 AS for_invoice, r.work_id, r.currency, r.agreemen
   FROM payouts_royalty r
  GROUP BY GROUPING SETS ((r.work_id, r.currency), (r.agreement_id, r.licensee_id, r.currency, r.basis, r.use))
 """
+# Each work's effective shares, with what the split needs: every holder's share in hundredths of a percent (shares
+# have two decimals) in the order that breaks ties (the larger share, then the lower rights-holder id), and each
+# holder's place in it
 SHARES = """
 CREATE TEMPORARY TABLE payouts_shares ON COMMIT DROP AS
-SELECT s.work_id, s.rights_holder_id, s.share, count(*) OVER (PARTITION BY s.work_id) AS holders
+SELECT s.work_id, s.rights_holder_id, s.share, count(*) OVER every AS holders,
+       array_agg((s.share * 100)::bigint) OVER every AS shares, row_number() OVER ordered AS pos
   FROM licensing_effective_shares(
            ARRAY(SELECT DISTINCT w.work_id FROM payouts_royalty_sum w WHERE NOT w.for_invoice)) s
+WINDOW ordered AS (PARTITION BY s.work_id ORDER BY s.share DESC, s.rights_holder_id),
+       every AS (ordered ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 """
 # royalties of works that have no rights holder: billed, not paid to anyone yet
 UNALLOCATED = """
@@ -329,11 +319,11 @@ ON CONFLICT (rights_holder_id, period, currency) DO UPDATE
        withholding_tax = 0, carried_forward = 0, payable = 0, carried_out = false
  WHERE payouts_statement.status = 'draft'
 """
-# Per (work, currency): each holder's statement and share in hundredths of a percent (shares have two decimals),
-# and whether the holder has the whole work
+# Per (work, currency): each holder's statement, its place among the work's shares (SHARES), and whether the holder
+# has the whole work
 WORK_STATEMENTS = """
 CREATE TEMPORARY TABLE payouts_work_statement ON COMMIT DROP AS
-SELECT s.work_id, w.currency, st.id AS statement_id, s.rights_holder_id, (s.share * 100)::bigint AS s100,
+SELECT s.work_id, w.currency, st.id AS statement_id, s.shares, s.pos::int AS pos,
        s.holders = 1 AND s.share = 100 AS whole
   FROM payouts_royalty_sum w
   JOIN payouts_shares s ON s.work_id = w.work_id
@@ -342,43 +332,22 @@ SELECT s.work_id, w.currency, st.id AS statement_id, s.rights_holder_id, (s.shar
  WHERE NOT w.for_invoice
 """
 # Each royalty line's parts, one per effective share of its work, written into the period's new partition
-# (<lines>). A work held whole by one rights holder takes the whole line; otherwise the line is split by the largest
-# remainder (ties: the larger share, then the lower rights-holder id), gross and commission alike, a negative amount
-# as its magnitude, then negated: the parts add up to the line exactly. In integers: amount × share (in hundredths)
-# divided by 10,000, its quotient the floor and its remainder what ranks the holders.
+# (<lines>): a work held whole by one rights holder takes the whole line; otherwise the line is split by the largest
+# remainder (payouts_split_part, payouts/sql/0013_split_part.sql), gross and commission alike: the parts add up to
+# the line exactly. One hash join, no sort: the split of a line needs only its amount and its work's shares.
 LINES = """
 INSERT INTO <lines> (id, period, statement_id, licensee_id, agreement_id, work_id, use, basis, adjusted_period,
                      quantity, gross, commission, net)
-WITH parts AS (
-    SELECT r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.adjusted_period, r.quantity, ws.statement_id,
-           r.gross, r.commission
-      FROM payouts_royalty r
-      JOIN payouts_work_statement ws ON ws.work_id = r.work_id AND ws.currency = r.currency AND ws.whole
-    UNION ALL
-    SELECT k.licensee_id, k.agreement_id, k.work_id, k.use, k.basis, k.adjusted_period, k.quantity, k.statement_id,
-           sign(k.gross) * (k.g_floor + (k.g_rank <= abs(k.gross) - k.g_floors)::int),
-           sign(k.commission) * (k.c_floor + (k.c_rank <= abs(k.commission) - k.c_floors)::int)
-      FROM (
-          SELECT f.*,
-                 row_number() OVER (PARTITION BY f.id ORDER BY f.g_rem DESC, f.s100 DESC, f.rights_holder_id)
-                     AS g_rank,
-                 row_number() OVER (PARTITION BY f.id ORDER BY f.c_rem DESC, f.s100 DESC, f.rights_holder_id)
-                     AS c_rank,
-                 sum(f.g_floor) OVER (PARTITION BY f.id) AS g_floors,
-                 sum(f.c_floor) OVER (PARTITION BY f.id) AS c_floors
-            FROM (SELECT r.id, r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.adjusted_period,
-                         r.quantity, r.gross, r.commission, ws.statement_id, ws.rights_holder_id, ws.s100,
-                         abs(r.gross) * ws.s100 / 10000 AS g_floor, abs(r.gross) * ws.s100 %% 10000 AS g_rem,
-                         abs(r.commission) * ws.s100 / 10000 AS c_floor,
-                         abs(r.commission) * ws.s100 %% 10000 AS c_rem
-                    FROM payouts_royalty r
-                    JOIN payouts_work_statement ws ON ws.work_id = r.work_id AND ws.currency = r.currency
-                                                  AND NOT ws.whole) f
-      ) k
-)
 SELECT nextval(%(sequence)s::regclass), %(period)s, p.statement_id, p.licensee_id, p.agreement_id, p.work_id, p.use,
        p.basis, p.adjusted_period, p.quantity, p.gross, p.commission, p.gross - p.commission
-  FROM parts p
+  FROM (SELECT r.licensee_id, r.agreement_id, r.work_id, r.use, r.basis, r.adjusted_period, r.quantity,
+               ws.statement_id,
+               CASE WHEN ws.whole THEN r.gross ELSE payouts_split_part(r.gross, ws.shares, ws.pos) END AS gross,
+               CASE WHEN ws.whole THEN r.commission
+                    ELSE payouts_split_part(r.commission, ws.shares, ws.pos) END AS commission
+          FROM payouts_royalty r
+          JOIN payouts_work_statement ws ON ws.work_id = r.work_id AND ws.currency = r.currency
+        OFFSET 0) p  -- each part computed once (not again for net)
 """
 STATEMENT_TOTALS = """
 UPDATE payouts_statement s
@@ -646,7 +615,6 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
     cursor.execute(SEQUENTIAL_SCAN, ["off", "off"])
     cursor.execute(USAGE_LINES.replace("<only_these>", "" if whole_period else ONLY_THESE), params)
     cursor.execute(SEQUENTIAL_SCAN, ["on", "on"])
-    cursor.execute(REVENUE_LINES, params)
     cursor.execute(HAS_PER_WORK)
     if cursor.fetchone()[0]:
         cursor.execute(PER_WORK_LINES, params)
