@@ -370,7 +370,7 @@ SELECT 'payout', 'payout_item', i.id::text, 'reverses', NULL, NULL, NULL, 'rever
  WHERE i.status = 'returned' AND r.reverses_id IS DISTINCT FROM p.id
 """.replace("<items>", PERIOD_ITEMS)
 
-# (e) Holds by construction of payouts.engine (USAGE_LINES, REVENUE_LINES, PER_WORK_LINES, INVOICE_LINES): the
+# (e) Holds by construction of payouts.engine (USAGE_LINES, PER_WORK_LINES, INVOICE_LINES): the
 # invoice line of a (basis, use) sums the quantities of the agreement's royalty lines of that basis and use. Those
 # are, per (agreement, work, use) over the period's licensed events (an agreement, not late): per_unit, the events'
 # quantity, when round(quantity × rate in minor units) is not zero (a line of zero is not written); revenue_share,

@@ -1,2 +1,2 @@
-DROP FUNCTION payouts_split_part(bigint, bigint[], int);
-DROP FUNCTION payouts_split_part_any(bigint, bigint[], int);
+DROP FUNCTION IF EXISTS payouts_split_part(bigint, bigint[], int);
+DROP FUNCTION IF EXISTS payouts_split_part_any(bigint, bigint[], int);

@@ -3,12 +3,22 @@ for every line of a work with several holders: figures by hand, then against a r
 
 from __future__ import annotations
 
+import datetime as dt
 import random
+import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 
+from licensing.models import Agreement, Term
+from payouts.engine import statement_run_compute
+from payouts.models import StatementLine, StatementRun
+from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+
 pytestmark = pytest.mark.django_db
+
+OCTOBER = dt.date(2026, 10, 1)
 
 
 def parts(amount: int, shares: list[int]) -> list[int]:
@@ -48,8 +58,12 @@ def reference(amount: int, shares: list[int]) -> list[int]:
         # five holders (the general function): 1,000,003 yen at 30 / 25 / 20 / 15 / 10 → 300,000.9, 250,000.75,
         # 200,000.6, 150,000.45, 100,000.3: floors add up to 1,000,000, the three units left to .9, .75 and .6
         (1_000_003, [3000, 2500, 2000, 1500, 1000], [300_001, 250_001, 200_001, 150_000, 100_000]),
-        # six equal sixths of 5 yen (16.66 % ×4, 16.67 % ×2 in tie order: the larger first): 0.8335 ×2, 0.833 ×4
-        (5, [1667, 1667, 1666, 1666, 1666, 1666], [1, 1, 1, 1, 1, 0]),
+        # 5 yen in sixths (16.67 % ×4, 16.66 % ×2, the larger first): 0.8335 ×4, 0.833 ×2 → floors 0, five units to
+        # the four largest remainders, then to the earlier of the two equal ones
+        (5, [1667, 1667, 1667, 1667, 1666, 1666], [1, 1, 1, 1, 1, 0]),
+        # 25 yen among thirteen holders (7.72 % and twelve of 7.69 %; more than twelve: the general function):
+        # 1.93 and 1.9225 ×12 → floors 13, twelve units left: 7.72 % first, then eleven of the twelve equal ones
+        (25, [772, *[769] * 12], [2, *[2] * 11, 1]),
         (0, [5000, 5000], [0, 0]),
         (12345, [10000], [12345]),
     ],
@@ -60,12 +74,13 @@ def test_split_by_hand(amount, shares, expected):
 
 
 def test_split_matches_the_rule_for_any_number_of_holders():
-    """Random amounts (both signs, up to 10^12) and share vectors of 1 to 7 holders that add up to 100.00 %, many
-    with equal shares: the SQL parts equal the reference's and add up to the amount."""
+    """Random amounts (both signs, up to 10^12) and share vectors of 1 to 15 holders (each of the function's three
+    forms: up to 4, up to 12, more) that add up to 100.00 %, many with equal shares: the SQL parts equal the
+    reference's and add up to the amount."""
     rng = random.Random(20261206)
     cases = []
-    for _ in range(400):
-        n = rng.randint(1, 7)
+    for _ in range(600):
+        n = rng.choice([rng.randint(1, 4), rng.randint(5, 12), rng.randint(13, 15)])
         if rng.random() < 0.3:  # equal shares: ties everywhere
             base, extra = divmod(10000, n)
             shares = [base + (1 if i < extra else 0) for i in range(n)]
@@ -78,3 +93,59 @@ def test_split_matches_the_rule_for_any_number_of_holders():
         got = parts(amount, shares)
         assert got == reference(amount, shares), (amount, shares)
         assert sum(got) == amount
+
+
+# Through the engine: the order that breaks ties (the larger share, then the lower rights-holder id) is the engine's
+# (SHARES), not the function's.
+
+
+@pytest.fixture
+def agreement():
+    licensee = LicenseeFactory()
+    agreement = Agreement.objects.create(
+        licensee=licensee, reference="AGR-SPLIT", currency="JPY", starts_on="2026-01-01", territories=["*"],
+        uses=["training"], scope_catalogue=True, status="active", commission=Decimal("10"),
+    )  # fmt: skip
+    Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("12.5"))
+    return agreement
+
+
+def train(agreement, work, quantity: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT licensing_usage_partition(%s)", [OCTOBER])
+        cursor.execute(
+            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+            "quantity, occurred_on, model, territory, reserved, late) "
+            "VALUES (%s, %s, 1, %s, %s, %s, 'training', %s, %s, 'm1', 'JP', false, false)",
+            [OCTOBER, uuid.uuid4(), agreement.licensee_id, work.pk, agreement.pk, quantity, OCTOBER],
+        )
+
+
+def parts_of(work) -> dict:
+    """rights holder id → (gross, commission) of the work's line"""
+    return {
+        line.statement.rights_holder_id: (line.gross, line.commission)
+        for line in StatementLine.objects.filter(work=work, period=OCTOBER).select_related("statement")
+    }
+
+
+def test_the_engine_breaks_ties_by_the_larger_share_then_the_lower_holder_id(agreement):
+    # halves: 1 × 12.5 = 12.5 → 13, commission 1.3 → 1; 6.5 and 0.5 each, equal remainders: the lower id takes the unit
+    halves = sorted((RightsHolderFactory(), RightsHolderFactory()), key=lambda h: str(h.pk))
+    pair = work_with_shares((halves[1], "50.00"), (halves[0], "50.00"))
+    # six holders, 20 / 20 / 15 / 15 / 15 / 15: 3 × 12.5 = 37.5 → 38, commission 3.8 → 4.
+    # gross: 7.6 ×2 and 5.7 ×4 → floors 34, four units to the larger remainders (.7, the 15 % holders) → 7, 7, 6 ×4;
+    # commission: 0.8 ×2 and 0.6 ×4 → floors 0, four units: the 20 % holders, then the two lower ids of the 15 % ones
+    six = sorted((RightsHolderFactory() for _ in range(6)), key=lambda h: str(h.pk))
+    big, small = [six[4], six[1]], [six[5], six[0], six[3], six[2]]  # given in no particular order
+    committee = work_with_shares(*[(h, "20.00") for h in big], *[(h, "15.00") for h in small])
+    train(agreement, pair, 1)
+    train(agreement, committee, 3)
+    statement_run_compute(run=StatementRun.objects.create(period=OCTOBER))
+
+    assert parts_of(pair) == {halves[0].pk: (7, 1), halves[1].pk: (6, 0)}
+    small_by_id = sorted(small, key=lambda h: str(h.pk))
+    assert parts_of(committee) == {
+        big[0].pk: (7, 1), big[1].pk: (7, 1),
+        small_by_id[0].pk: (6, 1), small_by_id[1].pk: (6, 1), small_by_id[2].pk: (6, 0), small_by_id[3].pk: (6, 0),
+    }  # fmt: skip
