@@ -292,8 +292,8 @@ SELECT grouping(r.work_id) = 1 AS for_invoice, r.work_id, r.currency, r.agreemen
 # holder's place in it
 SHARES = """
 CREATE TEMPORARY TABLE payouts_shares ON COMMIT DROP AS
-SELECT s.work_id, s.rights_holder_id, s.share, count(*) OVER every AS holders,
-       array_agg((s.share * 100)::bigint) OVER every AS shares, row_number() OVER ordered AS pos
+SELECT s.work_id, s.rights_holder_id, array_agg((s.share * 100)::bigint) OVER every AS shares,
+       (row_number() OVER ordered)::int AS pos
   FROM licensing_effective_shares(
            ARRAY(SELECT DISTINCT w.work_id FROM payouts_royalty_sum w WHERE NOT w.for_invoice)) s
 WINDOW ordered AS (PARTITION BY s.work_id ORDER BY s.share DESC, s.rights_holder_id),
@@ -320,11 +320,10 @@ ON CONFLICT (rights_holder_id, period, currency) DO UPDATE
  WHERE payouts_statement.status = 'draft'
 """
 # Per (work, currency): each holder's statement, its place among the work's shares (SHARES), and whether the holder
-# has the whole work
+# has the whole work (100.00 %: its lines are not split)
 WORK_STATEMENTS = """
 CREATE TEMPORARY TABLE payouts_work_statement ON COMMIT DROP AS
-SELECT s.work_id, w.currency, st.id AS statement_id, s.shares, s.pos::int AS pos,
-       s.holders = 1 AND s.share = 100 AS whole
+SELECT s.work_id, w.currency, st.id AS statement_id, s.shares, s.pos, s.shares = '{10000}' AS whole
   FROM payouts_royalty_sum w
   JOIN payouts_shares s ON s.work_id = w.work_id
   JOIN payouts_statement st ON st.rights_holder_id = s.rights_holder_id AND st.currency = w.currency

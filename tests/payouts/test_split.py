@@ -3,9 +3,7 @@ for every line of a work with several holders: figures by hand, then against a r
 
 from __future__ import annotations
 
-import datetime as dt
 import random
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -15,10 +13,9 @@ from licensing.models import Agreement, Term
 from payouts.engine import statement_run_compute
 from payouts.models import StatementLine, StatementRun
 from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+from tests.payouts.test_engine import OCTOBER, usage
 
 pytestmark = pytest.mark.django_db
-
-OCTOBER = dt.date(2026, 10, 1)
 
 
 def parts(amount: int, shares: list[int]) -> list[int]:
@@ -111,14 +108,11 @@ def agreement():
 
 
 def train(agreement, work, quantity: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT licensing_usage_partition(%s)", [OCTOBER])
-        cursor.execute(
-            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
-            "quantity, occurred_on, model, territory, reserved, late) "
-            "VALUES (%s, %s, 1, %s, %s, %s, 'training', %s, %s, 'm1', 'JP', false, false)",
-            [OCTOBER, uuid.uuid4(), agreement.licensee_id, work.pk, agreement.pk, quantity, OCTOBER],
-        )
+    usage(
+        {"licensee": agreement.licensee, "work": work, "agreement": agreement},
+        OCTOBER,
+        ("training", quantity, "m1", None),
+    )
 
 
 def parts_of(work) -> dict:
