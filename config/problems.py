@@ -15,8 +15,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.encoding import force_str
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
@@ -220,17 +221,19 @@ def _is_api(request: HttpRequest) -> bool:
 
 
 class ApiProblemMiddleware:
-    """Under /api/, turn Django's own HTML error pages and uncaught exceptions into problem+json."""
+    """Under /api/, turn Django's own HTML error pages and uncaught exceptions into problem+json. Everywhere (the
+    admin's filters and searches too), a query string with a NUL character is a 400."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _is_api(request) and "\x00" in request.META.get("QUERY_STRING", "").replace("%00", "\x00"):
+        if "\x00" in request.META.get("QUERY_STRING", "").replace("%00", "\x00"):
             # PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in a query
-            return problem_response(
-                400, detail=_("The query string contains a NUL character."), slug="validation-error"
-            )
+            detail = _("The query string contains a NUL character.")
+            if _is_api(request):
+                return problem_response(400, detail=detail, slug="validation-error")
+            return HttpResponseBadRequest(f"<h1>{escape(_('Bad request'))}</h1><p>{escape(detail)}</p>")
         response = self.get_response(request)
         if not _is_api(request) or response.status_code < 400:
             return response

@@ -31,7 +31,7 @@ from licensing.choices import AgreementStatus, Every, TermType
 from licensing.models import Agreement, PeriodStatus, ReportingPeriod, ReportStatus, Term, UsageReport
 from licensing.usage import period_closed
 
-from .models import RunStatus, Statement, StatementRun, StatementStatus
+from .models import RoyaltyStage, RunStatus, Statement, StatementRun, StatementStatus
 from .taxes import TaxRates
 
 
@@ -461,6 +461,8 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
     progress = _Progress(run, None)
     try:
         with transaction.atomic():
+            if not _run_still_running(run, exclusive=False):
+                return 0  # a redelivery after the run was assembled, failed or replaced: nothing to stage
             refuse_closed(run.period)
             agreements = list(
                 Agreement.objects.filter(pk__in=agreement_ids)
@@ -470,6 +472,8 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
             with connection.cursor() as cursor:
                 _prepare(cursor)
                 _royalty_lines(cursor, run, agreements, progress, whole_period=False)
+                if not _run_still_running(run, exclusive=False):  # failed or replaced meanwhile
+                    return 0
                 cursor.execute("DELETE FROM payouts_royaltystage WHERE run_id = %s AND part = %s", [run.pk, part])
                 cursor.execute(STAGE_PART, [run.pk, part])
                 written = cursor.rowcount
@@ -481,11 +485,16 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
 
 def statement_run_assemble(*, run: StatementRun) -> StatementRun:
     """After every part: the statements and invoices from the parts' lines, in one transaction holding the
-    period's lock (RunRefused as statement_run_compute)."""
+    period's lock (RunRefused as statement_run_compute). Once only: a redelivery after the run is done (its
+    staged lines consumed), failed or replaced does nothing, and a part still being written (a redelivery of one)
+    is waited for."""
     progress = _Progress(run, None)
     try:
         with transaction.atomic():
             _lock_period(run)
+            if not _run_still_running(run, exclusive=True):
+                run.refresh_from_db()
+                return run
             total = StatementRun.objects.get(pk=run.pk).agreements_total
             with connection.cursor() as cursor:
                 _prepare(cursor)
@@ -510,21 +519,45 @@ UNSTAGE = "INSERT INTO payouts_royalty (<c>) SELECT <c> FROM payouts_royaltystag
 )
 
 
+def _run_still_running(run: StatementRun, *, exclusive: bool) -> bool:
+    """Whether a run split across workers is still to be computed (the dispatcher set it running; assembling,
+    failing or being replaced ends that), read under the run's own lock, held until the transaction ends: shared
+    by its parts, which run side by side, exclusive for assembling it, which so waits for a part still writing,
+    and after which a part finds the run done. An advisory lock, not the run's row: the progress of the parts and
+    of the assembly is written to that row from other connections meanwhile."""
+    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {lock}(hashtextextended('payouts-run:' || %s::text, 0))", [run.pk])
+    return StatementRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists()
+
+
 def _lock_period(run: StatementRun) -> None:
     period = run.period
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [period])
         if not cursor.fetchone()[0]:
             raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
+    refuse_closed(period)
+    if later_runs(run).exists():
+        # a redelivery of an old run must not take the period's drafts from the run that replaced it (nor mark
+        # that one interrupted, below)
+        raise RunRefused(_("A later run of this period exists: this one is superseded."))
     # holding the period's lock, no other run of it is alive: one still marked running was killed with its worker
+    # (or, split across workers, is replaced by this one: its parts stage nothing more, and it is never assembled)
     StatementRun.objects.filter(period=period, status=RunStatus.RUNNING).exclude(pk=run.pk).update(
         status=RunStatus.FAILED, error=_("Interrupted (its worker stopped); a later run replaced it."),
         finished_at=timezone.now(),
     )  # fmt: skip
-    refuse_closed(period)
-    if StatementRun.objects.filter(period=period, created_at__gt=run.created_at).exists():
-        # a redelivery of an old run must not take the period's drafts from the run that replaced it
-        raise RunRefused(_("A later run of this period exists: this one is superseded."))
+    # the staged lines of the period's runs that will never be assembled
+    RoyaltyStage.objects.filter(run__period=period).exclude(run=run).delete()
+
+
+def later_runs(run: StatementRun):
+    """The runs of the run's period requested after it that may still compute it or have computed it: not those
+    that failed (refused, or stopped: a run writes nothing unless it completes)."""
+    return StatementRun.objects.filter(period=run.period, created_at__gt=run.created_at).exclude(
+        status=RunStatus.FAILED
+    )
 
 
 def usage_mark(period: dt.date) -> int:
@@ -814,9 +847,9 @@ class _Progress:
             with self._cursor() as cursor:
                 if self.total is None:
                     cursor.execute(
-                        "UPDATE payouts_statementrun SET status = 'running', agreements_done = least("
-                        "agreements_done + %s, agreements_total), started_at = coalesce(started_at, now()) "
-                        "WHERE id = %s", [agreements - self.reported, self.run_id],
+                        "UPDATE payouts_statementrun SET agreements_done = least(agreements_done + %s, "
+                        "agreements_total) WHERE id = %s AND status = 'running'",
+                        [agreements - self.reported, self.run_id],
                     )  # fmt: skip
                     self.reported = agreements
                 else:

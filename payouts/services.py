@@ -16,7 +16,7 @@ from ledger.services import Entry, account_get_or_create, accounts_get_or_create
 from licensing.models import PeriodStatus, ReportingPeriod, Term, UsageReport
 from licensing.usage import USAGE_CLOSE_LOCK
 
-from .engine import RunRefused, last_day, refuse_closed, usage_mark
+from .engine import RunRefused, last_day, later_runs, refuse_closed, usage_mark
 from .models import Invoice, RunStatus, Statement, StatementRun, StatementStatus
 
 
@@ -39,9 +39,15 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         if run.status != RunStatus.DONE:
             raise RunRefused(_("Only a run that is done can be finalized."))
         _close_usage()
-        latest = StatementRun.objects.filter(period=run.period).order_by("-created_at").first()
-        if latest is None or latest.pk != run.pk:
+        later = later_runs(run).order_by("-created_at").first()
+        if later is not None and later.status == RunStatus.DONE:
             raise RunRefused(_("A later run of this period exists: finalize that one."))
+        if later is not None:
+            raise RunRefused(_("A later run of this period is queued or running: finalize it when it is done."))
+        if Statement.objects.filter(period=run.period, status=StatementStatus.DRAFT).exclude(run=run).exists() or (
+            Invoice.objects.filter(period=run.period, status=StatementStatus.DRAFT).exclude(run=run).exists()
+        ):
+            raise RunRefused(_("The period's drafts are not this run's: compute it again."))
         _refuse_out_of_order(run)
         if usage_mark(run.period) != run.usage_mark:
             raise RunRefused(_("Usage was reported for this period after the run computed it: compute it again."))

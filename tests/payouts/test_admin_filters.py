@@ -106,3 +106,18 @@ def test_a_holder_user_filtering_by_another_holders_licensee_sees_nothing_of_it(
         assert "Hidden AI" not in html
     _, rows = page(client, f"{STATEMENTS}?licensee={lines['licensees']['Visible AI'].pk}")
     assert [s.pk for s in rows] == [lines["statements"]["Holder A"].pk]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"{STATEMENTS}?holder=%00", f"{STATEMENTS}?work=a%00b", f"{LINES}?work=%00", f"{LINES}?basis__exact=%00",
+     f"{STATEMENTS}?q=%00"],
+)  # fmt: skip
+def test_a_nul_character_in_an_admin_filter_is_a_clear_400_not_a_500(client, lines, staff_user, url):
+    """PostgreSQL text cannot hold NUL: the typed-in filters passed it to their lookups (a DataError, 500)."""
+    client.force_login(staff_user)
+    client.raise_request_exception = False
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+    assert client.get(url.replace("%00", "x")).status_code == 200  # the same filter without it works

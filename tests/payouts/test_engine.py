@@ -289,7 +289,7 @@ def test_a_run_split_across_workers_gives_the_same_statements(world):
     single = {s.rights_holder_id: figures(s) for s in run(OCTOBER).statements.all()}
     columns = ("statement__rights_holder", "basis", "gross", "commission")
     lines = sorted(StatementLine.objects.values_list(*columns))
-    split = StatementRun.objects.create(period=OCTOBER, agreements_total=1)
+    split = StatementRun.objects.create(period=OCTOBER, agreements_total=1, status="running")  # as dispatched
     ids = [str(world["agreement"].pk)]
     for part in range(3):  # three workers, the agreements dealt out: two of them have none of this world's one
         statement_run_compute_part(run=split, part=part, agreement_ids=ids[part::3])
@@ -304,6 +304,97 @@ def test_a_run_split_across_workers_gives_the_same_statements(world):
     from payouts.models import RoyaltyStage
 
     assert not RoyaltyStage.objects.filter(run=split).exists()  # cleaned up
+
+
+def split_run(world, period=OCTOBER):
+    """A run split across workers, dispatched (running) and its one part computed, not yet assembled."""
+    from payouts.engine import statement_run_compute_part, usage_mark
+
+    split = StatementRun.objects.create(period=period, agreements_total=1, status="running",
+                                        usage_mark=usage_mark(period))  # fmt: skip
+    assert statement_run_compute_part(run=split, part=0, agreement_ids=[str(world["agreement"].pk)]) > 0
+    return split
+
+
+def test_a_split_run_assembled_again_by_a_duplicate_delivery_keeps_its_lines(world):
+    """The chord's callback delivered twice (a worker killed after it committed, before it acknowledged): the
+    second finds the run done and the staged lines consumed, and changes nothing; the run is finalized whole."""
+    from payouts.engine import statement_run_assemble
+    from payouts.models import InvoiceLine
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    split = split_run(world)
+    statement_run_assemble(run=split)
+    columns = ("statement__rights_holder", "basis", "gross", "commission", "net")
+    lines = sorted(StatementLine.objects.values_list(*columns))
+    invoice_lines = sorted(InvoiceLine.objects.values_list("basis", "amount"))
+    statements = {s.rights_holder_id: figures(s) for s in Statement.objects.all()}
+    assert len(lines) == 9
+    assert len(invoice_lines) == 3
+    again = statement_run_assemble(run=StatementRun.objects.get(pk=split.pk))
+    assert (again.status, again.lines_written) == ("done", 9)
+    assert sorted(StatementLine.objects.values_list(*columns)) == lines
+    assert sorted(InvoiceLine.objects.values_list("basis", "amount")) == invoice_lines
+    assert {s.rights_holder_id: figures(s) for s in Statement.objects.all()} == statements
+    statement_run_finalize(run=again)
+    assert StatementLine.objects.filter(statement__status="final").count() == 9
+
+
+def test_a_part_delivered_again_after_its_run_is_assembled_does_nothing(world):
+    """A part's duplicate delivery neither stages lines nor turns the done run back to running (it could not be
+    finalized then), nor does one after its run failed."""
+    from payouts.engine import statement_run_assemble, statement_run_compute_part
+    from payouts.models import RoyaltyStage
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    split = split_run(world)
+    statement_run_assemble(run=split)
+    ids = [str(world["agreement"].pk)]
+    assert statement_run_compute_part(run=split, part=0, agreement_ids=ids) == 0
+    split.refresh_from_db()
+    assert (split.status, split.agreements_done) == ("done", 1)
+    assert not RoyaltyStage.objects.filter(run=split).exists()
+    assert statement_run_finalize(run=split).finalized_at is not None
+    # a run whose other part failed: its parts stage nothing more, and it is never assembled
+    failed = StatementRun.objects.create(period=NOVEMBER, agreements_total=1, status="failed", error="part 1 failed")
+    assert statement_run_compute_part(run=failed, part=0, agreement_ids=ids) == 0
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+    assert not RoyaltyStage.objects.filter(run=failed).exists()
+    assert statement_run_assemble(run=failed).status == "failed"
+    assert not Statement.objects.filter(period=NOVEMBER).exists()
+
+
+def test_a_run_refused_or_failed_after_a_done_one_does_not_block_finalizing_it(world):
+    """Staff asked twice: the second run was refused (the first held the period) and failed. The drafts are the
+    first run's, which can be finalized; a later run queued or done still blocks it."""
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    first = run(OCTOBER)
+    queued = StatementRun.objects.create(period=OCTOBER)
+    with pytest.raises(RunRefused, match="queued or running"):
+        statement_run_finalize(run=first)
+    StatementRun.objects.filter(pk=queued.pk).update(status="failed", error="Another run of 2026-10 is under way.")
+    assert statement_run_finalize(run=first).finalized_at is not None
+    assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
+
+
+def test_a_run_whose_drafts_were_replaced_is_not_finalized(world):
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    first = run(OCTOBER)
+    second = run(OCTOBER)
+    with pytest.raises(RunRefused, match="later run of this period exists"):
+        statement_run_finalize(run=first)
+    # a draft that is not the run's (written outside a run's own transaction): refused, nothing posted
+    Statement.objects.filter(run=second).update(run=first)
+    with pytest.raises(RunRefused, match="not this run's"):
+        statement_run_finalize(run=second)
+    assert set(Statement.objects.values_list("status", flat=True)) == {"draft"}
 
 
 def test_royalties_of_a_work_without_rights_holders_are_billed_and_shown_unallocated(world):
