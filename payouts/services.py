@@ -21,7 +21,11 @@ from .models import Invoice, RunStatus, Statement, StatementRun, StatementStatus
 
 
 def statement_run_create(*, period: dt.date, requested_by=None) -> StatementRun:
-    """A queued run of a period (the Celery task computes it). RunRefused when the period is final."""
+    """A queued run of a period (the Celery task computes it). RunRefused when the period is final or has not
+    begun (Asia/Tokyo)."""
+    if period > timezone.localdate().replace(day=1):
+        raise RunRefused(_("%(period)s has not begun: a run computes a month that has begun.")
+                         % {"period": f"{period:%Y-%m}"})  # fmt: skip
     refuse_closed(period)
     return StatementRun.objects.create(period=period, requested_by=requested_by)
 
@@ -38,6 +42,11 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
             return run
         if run.status != RunStatus.DONE:
             raise RunRefused(_("Only a run that is done can be finalized."))
+        if timezone.localdate() <= last_day(run.period):  # its usage is still coming in
+            raise RunRefused(
+                _("%(period)s has not ended: its statements can be made final from %(date)s.")
+                % {"period": f"{run.period:%Y-%m}", "date": last_day(run.period) + dt.timedelta(days=1)}
+            )
         _close_usage()
         later = later_runs(run).order_by("-created_at").first()
         if later is not None and later.status == RunStatus.DONE:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.backends.postgresql.operations import DatabaseOperations
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from licensing.services import api_key_create
@@ -33,6 +34,19 @@ def staff_client(staff_key) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_key}")
     return client
+
+
+@pytest.fixture
+def today(monkeypatch):
+    """today(date): "today" (Asia/Tokyo: django.utils.timezone.localdate) is that date for the rest of the test."""
+    real = timezone.localdate
+
+    def set_today(date):
+        monkeypatch.setattr(
+            timezone, "localdate", lambda value=None, tz=None: date if value is None else real(value, tz)
+        )
+
+    return set_today
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ def test_the_demo_has_a_final_month_ready_to_pay(tmp_path, settings):
     assert batches.payout_batch_export(batch=batch)[2].startswith(b"1210")
 
 
-def test_the_demo_started_again_months_later_makes_the_months_between_final_in_order(tmp_path, monkeypatch):
+def test_the_demo_started_again_months_later_makes_the_months_between_final_in_order(tmp_path, today):
     """Months become final one after the other: a later start computes the months since the last final one."""
     import datetime as dt
 
@@ -74,7 +74,8 @@ def test_the_demo_started_again_months_later_makes_the_months_between_final_in_o
     first = real()
     call_command("seed_demo", "--key-file", str(tmp_path / "keys.json"))
     later = (first + dt.timedelta(days=32 * 3)).replace(day=1)  # three months on
-    monkeypatch.setattr(seed_demo, "previous_month", lambda today=None: later)
+    today((later + dt.timedelta(days=32)).replace(day=5))  # three months on: `later` is the previous month
+    assert seed_demo.previous_month() == later
     call_command("seed_demo", "--key-file", str(tmp_path / "keys.json"))
     finals = list(ReportingPeriod.objects.filter(status="final").order_by("period").values_list("period", flat=True))
     assert finals == [(first + dt.timedelta(days=32 * n)).replace(day=1) for n in range(4)]

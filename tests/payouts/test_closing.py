@@ -25,6 +25,12 @@ pytestmark = pytest.mark.django_db
 DECEMBER = dt.date(2026, 12, 1)
 
 
+@pytest.fixture(autouse=True)
+def after_the_months(today):
+    """These months (to January 2027) have ended: they can be made final."""
+    today(dt.date(2027, 2, 1))
+
+
 def report(world, period, *events, **settings_change):  # noqa: F811
     """A usage report through the service, as the API sends it: events (use, quantity, model)."""
     day = str(period + dt.timedelta(days=4))

@@ -509,3 +509,27 @@ def test_an_advance_received_then_recouped_leaves_the_advance_account_at_zero(wo
     totals = balances()
     assert totals[("licensee_advance", world["licensee"].pk)] == 0
     assert totals[("licensee_receivable", world["licensee"].pk)] == 823
+
+
+def test_a_month_is_final_only_once_it_has_ended_and_computed_only_once_it_has_begun(world, today):
+    """Finalizing a month still under way would bill the rest of its usage as late adjustments; a month to come
+    has no usage yet (on a fresh install, making one final would close every month before it)."""
+    from django.core.management import CommandError, call_command
+
+    from payouts.services import statement_run_create, statement_run_finalize
+
+    october_usage(world)
+    october = run(OCTOBER)
+    today(dt.date(2026, 10, 31))  # Asia/Tokyo: October's last day
+    with pytest.raises(RunRefused, match="2026-10 has not ended: its statements can be made final from 2026-11-01"):
+        statement_run_finalize(run=october)
+    assert set(Statement.objects.values_list("status", flat=True)) == {"draft"}
+    assert not ReportingPeriod.objects.exists()
+    with pytest.raises(RunRefused, match="2026-11 has not begun"):
+        statement_run_create(period=NOVEMBER)
+    with pytest.raises(CommandError, match="2099-01 has not begun"):
+        call_command("compute_statements", "--period", "2099-01", "--finalize")
+    assert not StatementRun.objects.filter(period__gt=OCTOBER).exists()
+    today(dt.date(2026, 11, 1))
+    assert statement_run_finalize(run=october).finalized_at is not None
+    assert statement_run_create(period=NOVEMBER).status == "queued"  # the month has begun: a draft may be computed

@@ -297,7 +297,8 @@ def pay(pay_date: dt.date):
 
 @pytest.fixture
 def paid(world, settings, monkeypatch):  # noqa: F811
-    """Today is 2026-11-20, then each pay date in turn (a batch is made and confirmed on its pay date).
+    """Today is 2026-11-20, 2026-12-01 when November is made final, then each pay date in turn (a batch is made and
+    confirmed on its pay date).
     - 2026-11-25: A's October (2,353, 267 withheld) and B's (1,729; consumption tax 157) paid. C's 835 is carried.
     - November: 100 training units × 12.5 = 1,250, commission 125 (62.5 / 37.5 / 25: the unit left goes to the
       larger share, A): A 625 − 63 = 562, withheld floor(57.38) = 57, payable 505; B 375 − 37 = 338, consumption
@@ -321,6 +322,7 @@ def paid(world, settings, monkeypatch):  # noqa: F811
     finalize(OCTOBER)
     pay(dt.date(2026, 11, 25))
     usage(world, NOVEMBER, ("training", 100, "m1", None))
+    CLOCK[0] = dt.date(2026, 12, 1)  # November has ended: it can be made final
     finalize(NOVEMBER)
     december = pay(dt.date(2026, 12, 25))
     returned = december.items.get(rights_holder=world["a"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from stdnum import ean
 
 from ledger.money import Money
@@ -267,7 +268,7 @@ class Seeder:
 
 
 def previous_month(today: dt.date | None = None) -> dt.date:
-    first = (today or dt.date.today()).replace(day=1)
+    first = (today or timezone.localdate()).replace(day=1)  # Asia/Tokyo, as the months are made final
     return (first - dt.timedelta(days=1)).replace(day=1)
 
 
