@@ -97,6 +97,16 @@ def test_a_large_usage_report_is_processed_by_the_worker(stack):
     assert "licensing.process_usage_report" in stack.log("worker")
 
 
+def largest_remainder(amount: int, shares) -> list[tuple]:
+    """amount split by shares (holder, percent) in whole units: the floors, then a unit each to the largest
+    remainders, ties to the larger share, then the lower holder id (RULES.md 3)."""
+    parts = {holder: amount * percent // 100 for holder, percent in shares}
+    order = sorted(shares, key=lambda share: (-(amount * share[1] % 100), -share[1], str(share[0])))
+    for holder, _ in order[: amount - sum(parts.values())]:
+        parts[holder] += 1
+    return list(parts.items())
+
+
 def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(stack):
     """kill -9 of the worker in the middle of a run leaves nothing half-written; the rerun computes every statement,
     finalizing posts each once, verify_ledger is clean and every total equals a GROUP BY over the raw usage."""
@@ -104,7 +114,8 @@ def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(s
     import os
     import signal
     import time
-    from decimal import Decimal
+    from collections import defaultdict
+    from decimal import ROUND_HALF_UP, Decimal
 
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -186,6 +197,28 @@ def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(s
     assert sum(Statement.objects.values_list("gross", flat=True)) == expected
     assert sum(Invoice.objects.values_list("royalties", flat=True)) == expected
     assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
+    # statement by statement and invoice by invoice, from the raw usage grouped here and priced and split in Python:
+    # each (agreement, work) line's gross rounded half-up once, its commission (10 %) likewise, both split 60/40 by
+    # the largest remainder
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT agreement_id, work_id, sum(quantity) FROM licensing_usageevent WHERE period = %s GROUP BY 1, 2",
+            [period],
+        )
+        groups = cursor.fetchall()
+    shares = {work.pk: ((holders[n % 3].pk, 60), (holders[(n + 1) % 3].pk, 40)) for n, work in enumerate(works)}
+    by_holder, by_agreement = defaultdict(lambda: [0, 0]), defaultdict(int)
+    for agreement_id, work_id, quantity in groups:
+        gross = int((quantity * Decimal("1.5")).to_integral_value(ROUND_HALF_UP))
+        commission = int((Decimal(gross) / 10).to_integral_value(ROUND_HALF_UP))
+        by_agreement[agreement_id] += gross
+        for column, amount in ((0, gross), (1, commission)):
+            for holder, part in largest_remainder(amount, shares[work_id]):
+                by_holder[holder][column] += part
+    assert {s.rights_holder_id: (s.gross, s.commission, s.net_royalties) for s in Statement.objects.all()} == {
+        holder: (gross, commission, gross - commission) for holder, (gross, commission) in by_holder.items()
+    }
+    assert dict(Invoice.objects.values_list("agreement_id", "royalties")) == by_agreement
     with connection.cursor() as cursor:  # one line per (agreement, work, use) and holder: every work has two
         cursor.execute(
             "SELECT count(*) * 2 FROM (SELECT DISTINCT agreement_id, work_id FROM licensing_usageevent "
