@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -533,3 +534,25 @@ def test_a_month_is_final_only_once_it_has_ended_and_computed_only_once_it_has_b
     today(dt.date(2026, 11, 1))
     assert statement_run_finalize(run=october).finalized_at is not None
     assert statement_run_create(period=NOVEMBER).status == "queued"  # the month has begun: a draft may be computed
+
+
+def test_late_usage_counts_toward_the_guarantee_of_the_month_it_is_billed_in(world):
+    """Late usage is accounted for in the month it is processed (as its adjustment lines are): a minimum guarantee
+    counts it in that month's window, not in the final month's, whose top-up never changes."""
+    from payouts.services import statement_run_finalize
+
+    Term.objects.create(agreement=world["agreement"], type="minimum_guarantee", amount=10_000, every="month")
+    usage(world, OCTOBER, ("training", 100, "m1", None))  # 100 × 12.5 = 1,250: topped up by 8,750
+    statement_run_finalize(run=run(OCTOBER))
+    october = Invoice.objects.get(period=OCTOBER)
+    assert (october.royalties, october.advance_recouped) == (10_000, 5_000)
+    late_report(world, OCTOBER, ("training", 40, None))  # 40 × 12.5 = 500, billed in November
+    usage(world, NOVEMBER, ("training", 600, "m1", None))  # 7,500
+    run(NOVEMBER)
+    by_basis = Counter()
+    for line in StatementLine.objects.filter(statement__period=NOVEMBER):
+        by_basis[line.basis, line.adjusted_period] += line.gross
+    # November's window: 7,500 + the 500 adjusted = 8,000: topped up by 2,000
+    assert by_basis == {("per_unit", None): 7_500, ("adjustment", OCTOBER): 500, ("minimum_guarantee", None): 2_000}
+    assert Invoice.objects.get(period=NOVEMBER).royalties == 10_000
+    assert Invoice.objects.get(period=OCTOBER).royalties == 10_000  # final: never changes
