@@ -902,33 +902,45 @@ def _agreements_with_usage(period: dt.date) -> list:
         return [row[0] for row in cursor.fetchall()]
 
 
+# The run's draft statements with what their taxes and payable need of their holder
+STATEMENT_HOLDERS = """
+SELECT s.id, s.rights_holder_id, s.currency, s.net_royalties, h.invoice_registration_number, h.resident, h.kind,
+       CASE WHEN h.minimum_payout_currency = s.currency THEN h.minimum_payout_amount ELSE 0 END
+  FROM payouts_statement s JOIN licensing_rightsholder h ON h.id = s.rights_holder_id
+ WHERE s.run_id = %s AND s.status = 'draft'
+"""
+STATEMENT_TAXES = """
+UPDATE payouts_statement s
+   SET registration_number = v.registration_number, consumption_tax = v.consumption_tax,
+       withholding_tax = v.withholding_tax, carried_forward = v.carried_forward, payable = v.payable,
+       carried_out = v.carried_out
+  FROM unnest(%s::uuid[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])
+       AS v(id, registration_number, consumption_tax, withholding_tax, carried_forward, payable, carried_out)
+ WHERE s.id = v.id
+"""
+
+
 def _taxes_and_payables(run: StatementRun, period: dt.date) -> None:
     """Per statement, in one pass: consumption and withholding tax (TaxRule in force on the period's last day),
     the payable carried from the holder's previous statement in that currency, and whether this one is carried in
-    turn (below the holder's minimum payout)."""
+    turn (below the holder's minimum payout). Read as rows and written in one UPDATE: no model per statement."""
     rates = TaxRates.on_date(last_day(period))
-    statements = list(Statement.objects.filter(run=run, status=StatementStatus.DRAFT).select_related("rights_holder"))
-    carried = _carried_in(period, [s.rights_holder_id for s in statements])
-    for statement in statements:
-        holder = statement.rights_holder
-        statement.registration_number = holder.invoice_registration_number or ""
-        statement.consumption_tax = rates.consumption_tax(
-            statement.net_royalties, registration_number=holder.invoice_registration_number, resident=holder.resident
-        )
-        statement.withholding_tax = rates.withholding_tax(
-            statement.net_royalties, statement.currency, kind=holder.kind, resident=holder.resident
-        )
-        statement.carried_forward = carried.get((holder.pk, statement.currency), 0)
-        statement.payable = (
-            statement.net_royalties + statement.consumption_tax - statement.withholding_tax + statement.carried_forward
-        )
-        minimum = holder.minimum_payout_amount if holder.minimum_payout_currency == statement.currency else 0
-        statement.carried_out = statement.payable < minimum
-    Statement.objects.bulk_update(
-        statements,
-        ["registration_number", "consumption_tax", "withholding_tax", "carried_forward", "payable", "carried_out"],
-        batch_size=2000,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(STATEMENT_HOLDERS, [run.pk])
+        statements = cursor.fetchall()
+    carried = _carried_in(period, list({row[1] for row in statements}))
+    columns: tuple[list, ...] = ([], [], [], [], [], [], [])
+    for pk, holder, currency, net, registration, resident, kind, minimum in statements:
+        consumption = rates.consumption_tax(net, registration_number=registration, resident=resident)
+        withholding = rates.withholding_tax(net, currency, kind=kind, resident=resident)
+        carried_forward = carried.get((holder, currency), 0)
+        payable = net + consumption - withholding + carried_forward
+        for column, value in zip(columns, (pk, registration or "", consumption, withholding, carried_forward, payable,
+                                           payable < minimum), strict=True):  # fmt: skip
+            column.append(value)
+    if statements:
+        with connection.cursor() as cursor:
+            cursor.execute(STATEMENT_TAXES, list(columns))
 
 
 def _carried_in(period: dt.date, holder_ids: list) -> dict[tuple, int]:
