@@ -77,7 +77,8 @@ class StatementRunAdmin(RecordsAdmin):
                     "finalized_at"]  # fmt: skip
     list_filter = ["status", "period"]
     readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "unallocated",
-                       "error", "requested_by", "created_at", "started_at", "finished_at", "finalized_at"]  # fmt: skip
+                       "parts", "error", "requested_by", "created_at", "started_at", "finished_at",
+                       "finalized_at"]  # fmt: skip
     actions = ["compute_again", "finalize"]
 
     def has_view_permission(self, request, obj=None) -> bool:

@@ -84,6 +84,11 @@ class StatementRun(models.Model):
         help_text=_("Royalties of works without rights holders, per currency (minor units): billed, held in the "
                     "royalty clearing account until the work has shares."),
     )  # fmt: skip
+    parts = models.JSONField(
+        _("parts"), default=list, blank=True,
+        help_text=_("A run split across workers: the agreements (ids) of each of its tasks, dealt once when it was "
+                    "dispatched."),
+    )  # fmt: skip
     error = models.TextField(_("error"), blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+", verbose_name=_("requested by"))  # fmt: skip

@@ -46,19 +46,25 @@ def compute_statement_run(run_id: str) -> None:
     if parts <= 1:
         statement_run_compute(run=run)
         return
-    with transaction.atomic():  # dispatched once: a redelivery finds the run running and does nothing
+    with transaction.atomic():
         run = StatementRun.objects.select_for_update().get(pk=run_id)
-        if run.status != RunStatus.QUEUED:
-            return
-        run.late_reports = late_reports_of(run)  # fixed once, as the agreements
-        agreements = run_agreements(run)  # fixed once, dealt out to the parts
-        ids = [str(agreement.pk) for agreement in agreements]
-        StatementRun.objects.filter(pk=run.pk).update(
-            late_reports=run.late_reports, status=RunStatus.RUNNING, agreements_total=len(ids), agreements_done=0,
-            started_at=timezone.now(),
-            error="", usage_mark=usage_mark(run.period),
-        )  # fmt: skip
-        header = [compute_statement_run_part.si(run_id, part, ids) for part, ids in enumerate(deal(agreements, parts))]
+        if run.status == RunStatus.RUNNING and run.parts:
+            # delivered again after it was dispatched: the chord may never have been sent (the worker stopped
+            # between this transaction's commit and sending it), so it is sent again, with the same parts. That is
+            # harmless when the first one is under way: a part replaces its own lines, and the run is assembled once
+            dealt = run.parts
+        elif run.status != RunStatus.QUEUED:
+            return  # done, failed or replaced
+        else:
+            run.late_reports = late_reports_of(run)  # fixed once, as the agreements
+            agreements = run_agreements(run)  # fixed once, dealt out to the parts
+            dealt = deal(agreements, parts)
+            StatementRun.objects.filter(pk=run.pk).update(
+                late_reports=run.late_reports, status=RunStatus.RUNNING, agreements_total=len(agreements),
+                agreements_done=0, started_at=timezone.now(), error="", usage_mark=usage_mark(run.period),
+                parts=dealt,
+            )  # fmt: skip
+        header = [compute_statement_run_part.si(run_id, part, ids) for part, ids in enumerate(dealt)]
         transaction.on_commit(lambda: chord(header)(assemble_statement_run.si(run_id)))
 
 

@@ -556,3 +556,40 @@ def test_late_usage_counts_toward_the_guarantee_of_the_month_it_is_billed_in(wor
     assert by_basis == {("per_unit", None): 7_500, ("adjustment", OCTOBER): 500, ("minimum_guarantee", None): 2_000}
     assert Invoice.objects.get(period=NOVEMBER).royalties == 10_000
     assert Invoice.objects.get(period=OCTOBER).royalties == 10_000  # final: never changes
+
+
+def test_a_split_run_dispatched_again_sends_the_same_parts_and_is_assembled_once(
+    world, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The dispatcher delivered again after its commit (its worker stopped, maybe before it sent the chord): the
+    chord is sent again with the parts dealt the first time; both chords run, the lines are written once."""
+    from payouts import tasks
+
+    settings.STATEMENT_RUN_PARTS = 2
+    october_usage(world)
+    single = {s.rights_holder_id: figures(s) for s in run(OCTOBER).statements.all()}
+    lines = sorted(StatementLine.objects.values_list("statement__rights_holder", "basis", "gross", "commission"))
+    sent = []
+    monkeypatch.setattr(tasks, "chord", lambda header: lambda callback: sent.append((header, callback)))
+    split = StatementRun.objects.create(period=OCTOBER)
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.compute_statement_run(str(split.pk))
+    split.refresh_from_db()
+    assert (split.status, split.parts) == ("running", [[str(world["agreement"].pk)], []])
+    assert [[task.args for task in header] for header, _ in sent] == [
+        [(str(split.pk), 0, [str(world["agreement"].pk)]), (str(split.pk), 1, [])]
+    ] * 2
+    for header, callback in sent:  # the two chords, one after the other
+        for task in header:
+            task.apply()
+        callback.apply()
+    split.refresh_from_db()
+    assert (split.status, split.lines_written) == ("done", 9)
+    assert {s.rights_holder_id: figures(s) for s in split.statements.all()} == single
+    assert (
+        sorted(StatementLine.objects.values_list("statement__rights_holder", "basis", "gross", "commission")) == lines
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.compute_statement_run(str(split.pk))  # once done: nothing sent
+    assert len(sent) == 2
