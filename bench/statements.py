@@ -37,7 +37,9 @@ shares from the catalogue built here, not from the engine's SQL): statement gros
 Exit status 1 when a check fails (or on an error), not when the target (ours ÷ GROUP BY ≤ 1.5) is missed.
 Options: --events 10000000, --works 100000, --holders 10000, --agreements 50, --no-explain (skip the EXPLAIN
 ANALYZE of the lower bound printed at the end), --no-tracemalloc (skip the
-traced rerun), --temp-file-limit 20GB (PostgreSQL's temp_file_limit on the measured connection: a statement
+traced rerun), --parts N (then the period again as STATEMENT_RUN_PARTS = N runs it: the agreements dealt to N
+parts computed side by side, a thread and a connection each, then assembled; its wall time, and checked),
+--temp-file-limit 20GB (PostgreSQL's temp_file_limit on the measured connection: a statement
 that would write more temporary files fails rather than fill the disk; -1 for none).
 """
 
@@ -174,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-explain", action="store_true", help="skip the EXPLAIN ANALYZE printed at the end")
     parser.add_argument("--no-tracemalloc", action="store_true", help="skip the rerun traced by tracemalloc")
+    parser.add_argument(
+        "--parts",
+        type=int,
+        default=0,
+        help="also run the period split into this many parts side by side, then assembled (0: no)",
+    )
     return parser
 
 
@@ -693,6 +701,52 @@ def _mb(value: int | None) -> str:
     return "n/a" if value is None else f"{value / 2**20:,.1f} MB"
 
 
+@dataclass
+class Split:
+    seconds: float
+    parts: list[float]  # each part's own time, from the start
+    assemble: float
+    run: object
+    error: str = ""
+
+
+def _split(parts: int) -> Split:
+    """The period as STATEMENT_RUN_PARTS = `parts` computes it, with the Celery tasks' own functions: the
+    agreements dealt as the dispatcher deals them, the parts side by side (a thread and a connection each, as
+    workers), then the assembly; the wall time of it all."""
+    from django.db import DatabaseError, connections
+    from django.utils import timezone
+
+    from payouts.engine import run_agreements, statement_run_assemble, statement_run_compute_part
+    from payouts.models import StatementRun
+    from payouts.tasks import deal
+
+    run = StatementRun.objects.create(period=PERIOD)
+    agreements = run_agreements(run)
+    dealt = deal(agreements, parts)
+    StatementRun.objects.filter(pk=run.pk).update(status="running", agreements_total=len(agreements), parts=dealt,
+                                                  started_at=timezone.now())  # fmt: skip
+    run.refresh_from_db()
+
+    def part(index: int) -> float:
+        try:
+            statement_run_compute_part(run=run, part=index, agreement_ids=dealt[index])
+            return time.perf_counter() - start
+        finally:
+            connections.close_all()  # this thread's
+
+    start = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(parts) as pool:
+            times = list(pool.map(part, range(parts)))
+        assembling = time.perf_counter()
+        run = statement_run_assemble(run=run)
+    except DatabaseError as exc:
+        return Split(time.perf_counter() - start, [], 0.0, run, f"{type(exc).__name__}: {str(exc).strip()}")
+    end = time.perf_counter()
+    return Split(end - start, times, end - assembling, run)
+
+
 def _run(args) -> int:
     description = _fixtures.server_description()
     print(
@@ -742,6 +796,18 @@ def _run(args) -> int:
                 rerun_check = _check(traced.run.pk)
                 print(f"  checked in {rerun_check.seconds:.1f} s: {'MISMATCH' if rerun_check.problems else 'OK'}")
 
+    split = split_check = None
+    if args.parts > 1:
+        loads["split"] = [os.getloadavg()[0]]
+        split = _split(args.parts)
+        loads["split"].append(os.getloadavg()[0])
+        if split.error:
+            print(f"  split into {args.parts} parts: FAILED after {split.seconds:.2f} s: {split.error}", flush=True)
+        else:
+            print(f"  split into {args.parts} parts: {split.seconds:.2f} s", flush=True)
+            split_check = _check(split.run.pk)
+            print(f"  checked in {split_check.seconds:.1f} s: {'MISMATCH' if split_check.problems else 'OK'}")
+
     ratio = ours.seconds / floor.seconds
     if ours.error:
         verdict = f"> {ratio:.2f}  (target ≤ {TARGET:g}: NOT met; ours failed after {ours.seconds:.2f} s)"
@@ -772,6 +838,13 @@ def _run(args) -> int:
         f"{'lower bound (the faster)':80}{floor.seconds:>9.2f}",
         f"{'ours (statement_run_compute, in process)':80}{ours_cell}",
         f"ours ÷ GROUP BY = {verdict}",
+        *([] if split is None else [
+            f"{f'ours split into {args.parts} parts side by side, then assembled (wall time)':80}{split.seconds:>9.2f}"
+            + (f"  FAILED: {split.error}" if split.error else ""),
+            *([] if split.error else [
+                f"  parts done after {', '.join(f'{t:.2f}' for t in split.parts)} s; assembled in "
+                f"{split.assemble:.2f} s; split ÷ GROUP BY = {split.seconds / floor.seconds:.2f}"]),
+        ]),
         "load average (1 min) before → after, on this shared machine: "
         + ", ".join(f"{label} {before:.2f} → {after:.2f}" for label, (before, after) in loads.items()),
         "",
@@ -793,6 +866,8 @@ def _run(args) -> int:
     ]
     if check is not None:
         lines += ["", _check_line(check, "the run")]
+    if split_check is not None:
+        lines += [_check_line(split_check, f"the run split into {args.parts} parts")]
     if traced is not None:
         lines += ["", *_breakdown_lines(traced, "the rerun (traced)", top=6)]
         if rerun_check is not None:
@@ -804,6 +879,8 @@ def _run(args) -> int:
     problems += check.problems if check else []
     problems += [f"the rerun failed: {traced.error}"] if traced and traced.error else []
     problems += rerun_check.problems if rerun_check else []
+    problems += [f"the split run failed: {split.error}"] if split and split.error else []
+    problems += split_check.problems if split_check else []
     for problem in problems:
         print(f"PROBLEM: {problem}")
     return 1 if problems else 0
