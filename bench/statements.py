@@ -513,12 +513,6 @@ def _label(statement: str, names: dict) -> str:
         fragments = [" ".join(f.split()) for f in re.split(r"<\w+>", value)]
         if len(fragments) > 1 and max(map(len, fragments)) >= 40 and all(f in words for f in fragments if f):
             return name
-    for prefix, label in (
-        ("UPDATE \"payouts_statement\" SET", "taxes and payables: bulk_update of the statements"),
-        ("SELECT \"payouts_statement\".", "taxes and payables: the statements read"),
-    ):  # fmt: skip
-        if words.startswith(prefix):
-            return label
     return words[:90]
 
 
