@@ -220,6 +220,13 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def _has_nul(request: HttpRequest) -> bool:
+    """A NUL character in the query string, as sent (%00) or as decoded (in the charset the request names)."""
+    if "\x00" in request.META.get("QUERY_STRING", "").replace("%00", "\x00"):
+        return True
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists())
+
+
 class ApiProblemMiddleware:
     """Under /api/, turn Django's own HTML error pages and uncaught exceptions into problem+json. Everywhere (the
     admin's filters and searches too), a query string with a NUL character is a 400."""
@@ -228,7 +235,7 @@ class ApiProblemMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.META.get("QUERY_STRING", "").replace("%00", "\x00"):
+        if _has_nul(request):
             # PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in a query
             detail = _("The query string contains a NUL character.")
             if _is_api(request):

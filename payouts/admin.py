@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from config.admin_tools import EstimatedCountPaginator, text_filter
 from ledger.money import Money
@@ -77,7 +78,7 @@ class StatementRunAdmin(RecordsAdmin):
                     "finalized_at"]  # fmt: skip
     list_filter = ["status", "period"]
     readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "unallocated",
-                       "parts", "error", "requested_by", "created_at", "started_at", "finished_at",
+                       "parts_dealt", "error", "requested_by", "created_at", "started_at", "finished_at",
                        "finalized_at"]  # fmt: skip
     actions = ["compute_again", "finalize"]
 
@@ -90,6 +91,15 @@ class StatementRunAdmin(RecordsAdmin):
     @admin.display(description=_("period"), ordering="period")
     def period_label(self, obj: StatementRun) -> str:
         return f"{obj.period:%Y-%m}"
+
+    @admin.display(description=_("parts"))
+    def parts_dealt(self, obj: StatementRun) -> str:
+        """How many agreements each task of a split run has (their ids are in the database, not on the page)."""
+        if not obj.parts:
+            return "-"
+        counts = " + ".join(str(len(ids)) for ids in obj.parts)
+        return ngettext("%(parts)d part: %(counts)s agreements", "%(parts)d parts: %(counts)s agreements",
+                        len(obj.parts)) % {"parts": len(obj.parts), "counts": counts}  # fmt: skip
 
     @admin.display(description=_("progress"))
     def progress(self, obj: StatementRun) -> str:

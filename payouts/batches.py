@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.locks import xact_lock
 from ledger.choices import AccountPurpose, OwnerType
 from ledger.models import JournalTransaction
 from ledger.money import Money, MoneyError, validate_currency
@@ -62,8 +63,7 @@ def _event(batch: PayoutBatch, kind: str, actor, item: PayoutItem | None = None,
 
 
 def _lock(key: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+    xact_lock(key)
 
 
 # creating ---------------------------------------------------------------------------------------------------------

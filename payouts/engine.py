@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.locks import xact_lock
 from ledger.money import currency_digits
 from licensing.choices import AgreementStatus, Every, TermType
 from licensing.models import Agreement, PeriodStatus, ReportingPeriod, ReportStatus, Term, UsageReport
@@ -456,13 +457,15 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
 def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: list) -> int:
     """One worker's share of a run split across several: the royalty lines of `agreement_ids` (the dispatcher
     fixed the run's agreements once and dealt them out), committed into payouts_royaltystage for
-    statement_run_assemble. Idempotent (a redelivery replaces the part's rows); holds no lock on the period, so
-    parts run side by side. Returns the lines written."""
+    statement_run_assemble. Idempotent: a redelivery replaces the part's rows, and two deliveries of one part at
+    once take turns (the part's own lock); holds no lock on the period, so parts run side by side. Returns the
+    lines written."""
     progress = _Progress(run, None)
     try:
         with transaction.atomic():
             if not _run_still_running(run, exclusive=False):
                 return 0  # a redelivery after the run was assembled, failed or replaced: nothing to stage
+            xact_lock(f"payouts-part:{run.pk}:{part}")  # the same part delivered twice at once: one after the other
             refuse_closed(run.period)
             agreements = list(
                 Agreement.objects.filter(pk__in=agreement_ids)
@@ -485,16 +488,16 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
 
 def statement_run_assemble(*, run: StatementRun) -> StatementRun:
     """After every part: the statements and invoices from the parts' lines, in one transaction holding the
-    period's lock (RunRefused as statement_run_compute). Once only: a redelivery after the run is done (its
-    staged lines consumed), failed or replaced does nothing, and a part still being written (a redelivery of one)
-    is waited for."""
+    period's lock (RunRefused as statement_run_compute). Once only: the run's own lock first, so that a second
+    delivery waits for the first and then finds the run done (its staged lines consumed) and does nothing, as it
+    does once the run failed or was replaced; a part still being written (a redelivery of one) is waited for."""
     progress = _Progress(run, None)
     try:
         with transaction.atomic():
-            _lock_period(run)
             if not _run_still_running(run, exclusive=True):
                 run.refresh_from_db()
                 return run
+            _lock_period(run)
             total = StatementRun.objects.get(pk=run.pk).agreements_total
             with connection.cursor() as cursor:
                 _prepare(cursor)
@@ -525,18 +528,19 @@ def _run_still_running(run: StatementRun, *, exclusive: bool) -> bool:
     by its parts, which run side by side, exclusive for assembling it, which so waits for a part still writing,
     and after which a part finds the run done. An advisory lock, not the run's row: the progress of the parts and
     of the assembly is written to that row from other connections meanwhile."""
-    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {lock}(hashtextextended('payouts-run:' || %s::text, 0))", [run.pk])
+    xact_lock(f"payouts-run:{run.pk}", shared=not exclusive)
     return StatementRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists()
+
+
+def period_lock_key(period: dt.date) -> str:
+    """The lock of a period's runs and of finalizing it (what PostgreSQL's 'payouts:' || date::text gives)."""
+    return f"payouts:{period.isoformat()}"
 
 
 def _lock_period(run: StatementRun) -> None:
     period = run.period
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [period])
-        if not cursor.fetchone()[0]:
-            raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
+    if not xact_lock(period_lock_key(period), wait=False):
+        raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
     refuse_closed(period)
     if later_runs(run).exists():
         # a redelivery of an old run must not take the period's drafts from the run that replaced it (nor mark

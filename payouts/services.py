@@ -10,14 +10,15 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.locks import xact_lock
 from ledger.choices import AccountPurpose, OwnerType
 from ledger.money import Money
 from ledger.services import Entry, account_get_or_create, accounts_get_or_create_bulk, journal_post_bulk
 from licensing.models import PeriodStatus, ReportingPeriod, Term, UsageReport
 from licensing.usage import USAGE_CLOSE_LOCK
 
-from .engine import RunRefused, last_day, later_runs, refuse_closed, usage_mark
-from .models import Invoice, RunStatus, Statement, StatementRun, StatementStatus
+from .engine import RunRefused, last_day, later_runs, period_lock_key, refuse_closed, usage_mark
+from .models import Invoice, RoyaltyStage, RunStatus, Statement, StatementRun, StatementStatus
 
 
 def statement_run_create(*, period: dt.date, requested_by=None) -> StatementRun:
@@ -35,8 +36,7 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
     becomes final. Idempotent: a second call, a duplicate delivery or a retry after a crash posts nothing twice
     (each posting has the idempotency key of its statement or invoice, and a finalized run is left as it is)."""
     with transaction.atomic():
-        with connection.cursor() as cursor:  # waits for a run of the same period computing right now
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [run.period])
+        xact_lock(period_lock_key(run.period))  # waits for a run of the same period computing right now
         run = StatementRun.objects.select_for_update().get(pk=run.pk)
         if run.finalized_at is not None:
             return run
@@ -87,6 +87,8 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         )
         run.finalized_at = now
         run.save(update_fields=["finalized_at"])
+        # lines staged by parts of runs of the period that were never assembled (failed, replaced): never will be
+        RoyaltyStage.objects.filter(run__period=run.period).delete()
     return run
 
 
@@ -221,9 +223,8 @@ def advance_record_received(*, term, received_on: dt.date) -> bool:
     key = f"payouts:advance:{term.pk}"
     agreement = term.agreement
     with transaction.atomic():
-        with connection.cursor() as cursor:  # one contract's advances recorded one at a time (versions: below)
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                           [f"payouts:advance:{agreement.licensee_id}:{agreement.reference}"])  # fmt: skip
+        # one contract's advances recorded one at a time (versions: below)
+        xact_lock(f"payouts:advance:{agreement.licensee_id}:{agreement.reference}")
         return _advance_record(term, agreement, key, received_on)
 
 

@@ -42,9 +42,10 @@ def today(monkeypatch):
     real = timezone.localdate
 
     def set_today(date):
-        monkeypatch.setattr(
-            timezone, "localdate", lambda value=None, tz=None: date if value is None else real(value, tz)
-        )
+        def localdate(value=None, timezone=None):  # Django's signature
+            return date if value is None else real(value, timezone)
+
+        monkeypatch.setattr(timezone, "localdate", localdate)
 
     return set_today
 

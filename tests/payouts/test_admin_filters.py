@@ -121,3 +121,12 @@ def test_a_nul_character_in_an_admin_filter_is_a_clear_400_not_a_500(client, lin
     assert response.status_code == 400
     assert "NUL character" in response.content.decode()
     assert client.get(url.replace("%00", "x")).status_code == 200  # the same filter without it works
+
+
+def test_a_nul_character_decoded_from_the_charset_the_request_names_is_a_400(client, lines, staff_user):
+    """Django decodes the query string in the request's charset: %2BAAA- is U+0000 in UTF-7."""
+    client.force_login(staff_user)
+    client.raise_request_exception = False
+    response = client.get(f"{STATEMENTS}?holder=%2BAAA-", CONTENT_TYPE="text/plain; charset=utf-7")
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()

@@ -481,14 +481,12 @@ def test_two_runs_of_a_period_at_once_one_is_refused(world):
     assert run(OCTOBER).status == "done"  # once the other is over
 
 
-def test_the_monthly_schedule_computes_the_previous_month(world, monkeypatch):
-    from django.utils import timezone
-
+def test_the_monthly_schedule_computes_the_previous_month(world, monkeypatch, today):
     from payouts import tasks
 
     october_usage(world)
     queued = []
-    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: dt.date(2026, 11, 1))
+    today(dt.date(2026, 11, 1))
     monkeypatch.setattr(tasks.compute_statement_run, "delay", lambda run_id: queued.append(run_id))
     run_id = tasks.monthly_statements()
     assert StatementRun.objects.get(pk=run_id).period == OCTOBER
@@ -593,3 +591,36 @@ def test_a_split_run_dispatched_again_sends_the_same_parts_and_is_assembled_once
     with django_capture_on_commit_callbacks(execute=True):
         tasks.compute_statement_run(str(split.pk))  # once done: nothing sent
     assert len(sent) == 2
+
+
+def test_the_callback_of_a_failed_run_delivered_late_leaves_the_running_one_alone(world):
+    """A run still computing (E), and a later one that failed (F): F's assembly delivered late does nothing, and
+    neither marks E failed nor drops its staged lines (it checks its own run first)."""
+    from payouts.engine import statement_run_assemble
+    from payouts.models import RoyaltyStage
+
+    october_usage(world)
+    computing = split_run(world)
+    failed = StatementRun.objects.create(period=OCTOBER, status="failed", error="part 1 failed")
+    assert statement_run_assemble(run=failed).status == "failed"
+    computing.refresh_from_db()
+    assert computing.status == "running"
+    assert RoyaltyStage.objects.filter(run=computing).count() == 3
+
+
+def test_finalizing_drops_the_lines_staged_by_runs_never_assembled(world):
+    from payouts.models import RoyaltyStage
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    stopped = split_run(world)
+    StatementRun.objects.filter(pk=stopped.pk).update(status="failed", error="part 1 failed")
+    done = run(OCTOBER)  # a later run replaces it: its staged lines are dropped by the run (the period's lock)
+    assert not RoyaltyStage.objects.filter(run=stopped).exists()
+    RoyaltyStage.objects.bulk_create(  # a part of the stopped run that committed after that
+        RoyaltyStage(run=stopped, part=1, agreement_id=world["agreement"].pk, licensee_id=world["licensee"].pk,
+                     currency="JPY", work_id=world["work"].pk, use="training", basis="per_unit", quantity=1, gross=13,
+                     commission=1) for _ in range(2)
+    )  # fmt: skip
+    statement_run_finalize(run=done)
+    assert not RoyaltyStage.objects.filter(run__period=OCTOBER).exists()

@@ -113,10 +113,8 @@ def test_an_advance_copied_into_a_new_version_is_received_once(world):  # noqa: 
         advance_record_received(term=v2.terms.get(type="advance"), received_on=NOV)
 
 
-def test_terminating_a_running_agreement_ends_it_today_and_its_fees_with_it(world, monkeypatch):  # noqa: F811
-    from django.utils import timezone
-
-    monkeypatch.setattr(timezone, "localdate", lambda *args: dt.date(2026, 11, 10))
+def test_terminating_a_running_agreement_ends_it_today_and_its_fees_with_it(world, today):  # noqa: F811
+    today(dt.date(2026, 11, 10))
     running = contract(world, {"type": "flat_fee", "amount": 1_000, "every": "month"})
     agreement_update(agreement=running, data={"status": "terminated"})
     running.refresh_from_db()
