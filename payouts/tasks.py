@@ -35,12 +35,14 @@ class StatementRunTask(Task):
 
 @shared_task(base=StatementRunTask, name="payouts.compute_statement_run", acks_late=True)
 def compute_statement_run(run_id: str) -> None:
-    """Idempotent: a redelivery of a run done recomputes the same drafts in place (or is refused once final).
+    """Idempotent: delivered again once the run is done, failed or final, it does nothing (a worker that stopped
+    after the run's commit, before acknowledging it); while it is running (its worker stopped mid-run: the run's
+    transaction left nothing), it computes it.
 
     With STATEMENT_RUN_PARTS above 1, a chord: that many workers compute the royalty lines of their share of the
     agreements side by side, then one assembles the statements and invoices."""
     run = StatementRun.objects.get(pk=run_id)
-    if run.finalized_at is not None:
+    if run.finalized_at is not None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
         return
     parts = settings.STATEMENT_RUN_PARTS
     if parts <= 1:

@@ -49,6 +49,11 @@ def test_a_run_requested_computed_and_finalized(world, clients, monkeypatch, dja
     detail = clients["staff"].get(f"/api/v1/statement-runs/{run['id']}").json()
     assert (detail["status"], detail["agreements_done"], detail["agreements_total"]) == ("done", 1, 1)
     assert detail["lines_written"] == 9
+    # delivered again (its worker stopped before acknowledging it): the run is done, nothing is computed again
+    statements = list(Statement.objects.values_list("id", "gross", "payable"))
+    tasks.compute_statement_run(run["id"])
+    assert clients["staff"].get(f"/api/v1/statement-runs/{run['id']}").json() == detail
+    assert list(Statement.objects.values_list("id", "gross", "payable")) == statements
     final = clients["staff"].post(f"/api/v1/statement-runs/{run['id']}/finalize")
     assert final.status_code == 200
     assert final.json()["finalized_at"]
