@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import json
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -35,12 +36,18 @@ def text_codec(charset: str) -> str | None:
 
 
 def _decodes(codec: str, data: bytes) -> bool:
-    """Whether Django can decode `data` with `codec`: it falls back to ISO-8859-1 on UnicodeDecodeError only."""
+    """Whether Django can decode `data` (a query string or form body) with `codec`: as a whole (it falls back to
+    ISO-8859-1 on UnicodeDecodeError only), and as QueryDict parses it (parse_qsl, errors="replace": 'idna' has no
+    such handler)."""
     try:
         data.decode(codec)
     except UnicodeDecodeError:
-        return True
+        pass
     except Exception:  # UnicodeError of 'undefined', 'punycode'…: nothing Django catches
+        return False
+    try:
+        parse_qsl(data.decode("latin-1"), keep_blank_values=True, encoding=codec, errors="replace")
+    except Exception:
         return False
     return True
 

@@ -438,6 +438,9 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
     try:
         with transaction.atomic():
             _lock_period(run)
+            current = StatementRun.objects.get(pk=run.pk)
+            if current.finalized_at is not None or current.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+                return current  # done (or failed) meanwhile: a second delivery that waited for the first
             mark = usage_mark(run.period)
             run.late_reports = late_reports_of(run)
             agreements = run_agreements(run)
@@ -859,7 +862,8 @@ class _Progress:
                 else:
                     cursor.execute(
                         "UPDATE payouts_statementrun SET status = 'running', agreements_total = %s, "
-                        "agreements_done = %s, started_at = coalesce(started_at, now()), error = '' WHERE id = %s",
+                        "agreements_done = %s, started_at = coalesce(started_at, now()), error = '' "
+                        "WHERE id = %s AND status IN ('queued', 'running')",
                         [self.total, agreements, self.run_id],
                     )  # fmt: skip
         except DatabaseError:  # progress is a courtesy: the run goes on without it

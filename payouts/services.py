@@ -42,17 +42,14 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
             return run
         if run.status != RunStatus.DONE:
             raise RunRefused(_("Only a run that is done can be finalized."))
+        _refuse_later_runs(run)  # before waiting for the reports being stored (a run refused meanwhile: failed)
         if timezone.localdate() <= last_day(run.period):  # its usage is still coming in
             raise RunRefused(
                 _("%(period)s has not ended: its statements can be made final from %(date)s.")
                 % {"period": f"{run.period:%Y-%m}", "date": last_day(run.period) + dt.timedelta(days=1)}
             )
         _close_usage()
-        later = later_runs(run).order_by("-created_at").first()
-        if later is not None and later.status == RunStatus.DONE:
-            raise RunRefused(_("A later run of this period exists: finalize that one."))
-        if later is not None:
-            raise RunRefused(_("A later run of this period is queued or running: finalize it when it is done."))
+        _refuse_later_runs(run)
         if Statement.objects.filter(period=run.period, status=StatementStatus.DRAFT).exclude(run=run).exists() or (
             Invoice.objects.filter(period=run.period, status=StatementStatus.DRAFT).exclude(run=run).exists()
         ):
@@ -90,6 +87,14 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
         # lines staged by parts of runs of the period that were never assembled (failed, replaced): never will be
         RoyaltyStage.objects.filter(run__period=run.period).delete()
     return run
+
+
+def _refuse_later_runs(run: StatementRun) -> None:
+    later = later_runs(run).order_by("-created_at").first()
+    if later is not None and later.status == RunStatus.DONE:
+        raise RunRefused(_("A later run of this period exists: finalize that one."))
+    if later is not None:
+        raise RunRefused(_("A later run of this period is queued or running: finalize it when it is done."))
 
 
 def _close_usage() -> None:

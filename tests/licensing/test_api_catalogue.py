@@ -265,6 +265,9 @@ def test_bad_input_never_makes_a_server_error(world):
                 "/api/v1/works?identifier=ext:a:b%00"):  # fmt: skip
         assert staff.get(url).status_code == 400, url
     assert staff.get("/api/v1/agreements?status=paused").status_code == 400
+    too_many = staff.get("/api/v1/works?" + "&".join(f"f{n}=1" for n in range(1100)))  # DATA_UPLOAD_MAX_NUMBER_FIELDS
+    assert too_many.status_code == 400
+    assert too_many["Content-Type"] == "application/problem+json"
     iscc = {"title": "x", "kind": "other", "identifiers": {"iscc": "ISCC:" + "A" * 120},
             "shares": [{"rights_holder": str(world["artist"].pk), "share": "100.00"}]}  # fmt: skip
     assert staff.post("/api/v1/works", iscc, format="json").status_code == 400

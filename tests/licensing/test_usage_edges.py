@@ -69,7 +69,7 @@ def wsgi(method: str, path: str, query: str = "", *, content_type: str, body: by
 
 @pytest.mark.parametrize(
     "content_type",
-    [f"application/json; charset={c}" for c in ("rot13", "base64", "zlib", "hex", "undefined", "punycode")]
+    [f"application/json; charset={c}" for c in ("rot13", "base64", "zlib", "hex", "undefined", "punycode", "idna")]
     + [
         "application/json; charset*=utf-8''rot13",
         "application/json; charset*=nope''x",

@@ -284,3 +284,22 @@ def test_usage_committed_with_a_lower_id_after_the_run_computed_is_not_left_out(
         )  # fmt: skip
     with pytest.raises(RunRefused, match="compute it again"):
         statement_run_finalize(run=october)
+
+
+def test_finalizing_refuses_for_a_later_run_before_waiting_for_the_reports_being_stored(world, settings):  # noqa: F811
+    """A later run queued: refused at once, not after the wait (a run refused for the period's lock during that
+    wait would have failed, and the older drafts been made final)."""
+    october_usage(world)
+    october = run(OCTOBER)
+    StatementRun.objects.create(period=OCTOBER)  # queued
+    settings.FINALIZE_WAIT_SECONDS = 0.3
+    holding, release = threading.Event(), threading.Event()
+    thread = threading.Thread(target=storing, args=(holding, release))
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(RunRefused, match="queued or running"):
+            statement_run_finalize(run=october)
+    finally:
+        release.set()
+        thread.join(10)

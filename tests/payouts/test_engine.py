@@ -624,3 +624,15 @@ def test_finalizing_drops_the_lines_staged_by_runs_never_assembled(world):
     )  # fmt: skip
     statement_run_finalize(run=done)
     assert not RoyaltyStage.objects.filter(run__period=OCTOBER).exists()
+
+
+def test_a_second_delivery_that_waited_for_the_first_finds_the_run_done_and_computes_nothing(world):
+    """It read the run queued or running, then waited for the period's lock while the first finished."""
+    october_usage(world)
+    done = run(OCTOBER)
+    statements = list(Statement.objects.values_list("id", "gross", "payable"))
+    stale = StatementRun.objects.get(pk=done.pk)
+    stale.status = "running"  # as the second delivery read it
+    again = statement_run_compute(run=stale)
+    assert (again.status, again.finished_at, again.lines_written) == ("done", done.finished_at, 9)
+    assert list(Statement.objects.values_list("id", "gross", "payable")) == statements
