@@ -5,10 +5,13 @@ from celery import Task, chord, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .engine import (
     RunRefused,
     late_reports_of,
+    later_runs,
+    refuse_closed,
     run_agreements,
     statement_run_assemble,
     statement_run_compute,
@@ -45,7 +48,8 @@ def compute_statement_run(run_id: str) -> None:
     if run.finalized_at is not None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
         return
     parts = settings.STATEMENT_RUN_PARTS
-    if parts <= 1:
+    if parts <= 1 or (run.status == RunStatus.RUNNING and not run.parts):
+        # one worker; or a run one worker was computing when it stopped (STATEMENT_RUN_PARTS raised since)
         statement_run_compute(run=run)
         return
     with transaction.atomic():
@@ -58,6 +62,9 @@ def compute_statement_run(run_id: str) -> None:
         elif run.status != RunStatus.QUEUED:
             return  # done, failed or replaced
         else:
+            refuse_closed(run.period)  # nothing staged for a run that could never be assembled
+            if later_runs(run).exists():
+                raise RunRefused(_("A later run of this period exists: this one is superseded."))
             run.late_reports = late_reports_of(run)  # fixed once, as the agreements
             agreements = run_agreements(run)  # fixed once, dealt out to the parts
             dealt = deal(agreements, parts)

@@ -636,3 +636,26 @@ def test_a_second_delivery_that_waited_for_the_first_finds_the_run_done_and_comp
     again = statement_run_compute(run=stale)
     assert (again.status, again.finished_at, again.lines_written) == ("done", done.finished_at, 9)
     assert list(Statement.objects.values_list("id", "gross", "payable")) == statements
+
+
+def test_a_split_run_dispatched_after_a_later_run_fails_and_stages_nothing(world, settings, monkeypatch):
+    """An older queued run reaching a worker once a later one exists (or the month is final): refused before
+    anything is dealt or staged; a run one worker was computing when it stopped is computed by one worker again,
+    even once STATEMENT_RUN_PARTS was raised."""
+    from payouts import tasks
+    from payouts.models import RoyaltyStage
+
+    settings.STATEMENT_RUN_PARTS = 2
+    monkeypatch.setattr(tasks, "chord", lambda header: pytest.fail("no chord for a superseded run"))
+    october_usage(world)
+    older = StatementRun.objects.create(period=OCTOBER)
+    stopped = StatementRun.objects.create(period=OCTOBER, status="running")  # its worker stopped mid-run
+    result = tasks.compute_statement_run.apply(args=[str(older.pk)])
+    assert result.failed()
+    older.refresh_from_db()
+    assert (older.status, older.parts) == ("failed", [])
+    assert "superseded" in older.error
+    assert not RoyaltyStage.objects.exists()
+    tasks.compute_statement_run(str(stopped.pk))
+    stopped.refresh_from_db()
+    assert (stopped.status, stopped.lines_written, stopped.parts) == ("done", 9, [])
