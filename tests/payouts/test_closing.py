@@ -80,21 +80,28 @@ def test_a_queued_report_processed_after_its_period_became_final_is_late_and_adj
                                      ("C", "training", 10, OCTOBER)]  # fmt: skip
 
 
-def test_finalizing_waits_for_a_report_being_stored_and_refuses_after_the_timeout(world, settings):  # noqa: F811
+@pytest.mark.parametrize(
+    ("later_run", "refusal"),
+    [(False, "being stored"), (True, "queued or running")],  # a later run: refused at once, before the wait (a
+)  # run refused for the period's lock during it would fail, and the older drafts be made final)
+def test_finalizing_waits_for_a_report_being_stored_and_refuses_after_the_timeout(world, settings, later_run, refusal):  # noqa: F811
     october_usage(world)
     october = run(OCTOBER)
+    later = StatementRun.objects.create(period=OCTOBER) if later_run else None  # queued
     settings.FINALIZE_WAIT_SECONDS = 0.3
     holding, release = threading.Event(), threading.Event()
     thread = threading.Thread(target=storing, args=(holding, release))
     thread.start()
     try:
         assert holding.wait(10)
-        with pytest.raises(RunRefused, match="being stored"):
+        with pytest.raises(RunRefused, match=refusal):
             statement_run_finalize(run=october)
     finally:
         release.set()
         thread.join()
     assert not ReportingPeriod.objects.filter(period=OCTOBER).exists()
+    if later:
+        StatementRun.objects.filter(pk=later.pk).update(status="failed", error="refused")
     assert statement_run_finalize(run=october).finalized_at is not None  # once it is done
 
 
@@ -284,22 +291,3 @@ def test_usage_committed_with_a_lower_id_after_the_run_computed_is_not_left_out(
         )  # fmt: skip
     with pytest.raises(RunRefused, match="compute it again"):
         statement_run_finalize(run=october)
-
-
-def test_finalizing_refuses_for_a_later_run_before_waiting_for_the_reports_being_stored(world, settings):  # noqa: F811
-    """A later run queued: refused at once, not after the wait (a run refused for the period's lock during that
-    wait would have failed, and the older drafts been made final)."""
-    october_usage(world)
-    october = run(OCTOBER)
-    StatementRun.objects.create(period=OCTOBER)  # queued
-    settings.FINALIZE_WAIT_SECONDS = 0.3
-    holding, release = threading.Event(), threading.Event()
-    thread = threading.Thread(target=storing, args=(holding, release))
-    thread.start()
-    try:
-        assert holding.wait(10)
-        with pytest.raises(RunRefused, match="queued or running"):
-            statement_run_finalize(run=october)
-    finally:
-        release.set()
-        thread.join(10)
