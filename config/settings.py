@@ -297,6 +297,9 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # A statement run split across this many Celery workers (a chord over the agreements, then one assembles); 1: one
 STATEMENT_RUN_PARTS = env_int("STATEMENT_RUN_PARTS", 1)
+# a run under way that finds its period's lock held (delivered again after its worker was lost) tries again
+STATEMENT_RUN_BUSY_RETRY_SECONDS = env_int("STATEMENT_RUN_BUSY_RETRY_SECONDS", 5)
+STATEMENT_RUN_BUSY_RETRIES = env_int("STATEMENT_RUN_BUSY_RETRIES", 24)
 # PostgreSQL work_mem and maintenance_work_mem of a statement run's transaction (its GROUP BYs, sorts and index
 # builds stay in memory): per run, not per connection of the service
 STATEMENT_RUN_WORK_MEM = env_str("STATEMENT_RUN_WORK_MEM", "256MB")

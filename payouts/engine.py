@@ -40,6 +40,11 @@ class RunRefused(Exception):
     """The period cannot be computed now (final already, or another run of it is under way)."""
 
 
+class PeriodBusy(RunRefused):
+    """Another session holds the period's lock: a run of it computing, finalizing, or the session of a worker lost
+    mid-run that PostgreSQL has not ended yet (client_connection_check_interval)."""
+
+
 ROYALTY_LINES = """
 CREATE TEMPORARY TABLE payouts_royalty (
     agreement_id uuid NOT NULL, licensee_id uuid NOT NULL, currency text NOT NULL, work_id uuid NOT NULL,
@@ -543,7 +548,7 @@ def period_lock_key(period: dt.date) -> str:
 def _lock_period(run: StatementRun) -> None:
     period = run.period
     if not xact_lock(period_lock_key(period), wait=False):
-        raise RunRefused(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
+        raise PeriodBusy(_("Another run of %(period)s is under way.") % {"period": period.strftime("%Y-%m")})
     refuse_closed(period)
     if later_runs(run).exists():
         # a redelivery of an old run must not take the period's drafts from the run that replaced it (nor mark
@@ -627,6 +632,10 @@ def _prepare(cursor) -> None:
     and its empty royalty table."""
     cursor.execute("SELECT set_config('work_mem', %s, true), set_config('maintenance_work_mem', %s, true)",
                    [settings.STATEMENT_RUN_WORK_MEM, settings.STATEMENT_RUN_WORK_MEM])  # fmt: skip
+    # a worker lost mid-run (killed, out of memory, past its time limit): PostgreSQL notices its closed connection
+    # within a second, even in the middle of a statement, and ends the session, so the period's lock is free for
+    # the task's redelivery (not held until the statement would have ended)
+    cursor.execute("SELECT set_config('client_connection_check_interval', '1s', true)")
     cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_agreement, payouts_price, payouts_contract")
     cursor.execute(ROYALTY_LINES)
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .engine import (
+    PeriodBusy,
     RunRefused,
     late_reports_of,
     later_runs,
@@ -36,8 +37,18 @@ class StatementRunTask(Task):
             )
 
 
-@shared_task(base=StatementRunTask, name="payouts.compute_statement_run", acks_late=True)
-def compute_statement_run(run_id: str) -> None:
+def _busy_retry(task: Task, run: StatementRun, exc: PeriodBusy):
+    """A run already under way (delivered again after its worker was lost) that finds its period's lock held: the
+    lost worker's session, which PostgreSQL ends within a second, or a run of the period still computing; tried
+    again a little later rather than failed. A run not started yet is refused as before (two runs at once)."""
+    if run.status != RunStatus.RUNNING:
+        raise exc
+    return task.retry(exc=exc, countdown=settings.STATEMENT_RUN_BUSY_RETRY_SECONDS,
+                      max_retries=settings.STATEMENT_RUN_BUSY_RETRIES)  # fmt: skip
+
+
+@shared_task(base=StatementRunTask, name="payouts.compute_statement_run", acks_late=True, bind=True)
+def compute_statement_run(self, run_id: str) -> None:
     """Idempotent: delivered again once the run is done, failed or final, it does nothing (a worker that stopped
     after the run's commit, before acknowledging it); while it is running (its worker stopped mid-run: the run's
     transaction left nothing), it computes it.
@@ -50,7 +61,10 @@ def compute_statement_run(run_id: str) -> None:
     parts = settings.STATEMENT_RUN_PARTS
     if parts <= 1 or (run.status == RunStatus.RUNNING and not run.parts):
         # one worker; or a run one worker was computing when it stopped (STATEMENT_RUN_PARTS raised since)
-        statement_run_compute(run=run)
+        try:
+            statement_run_compute(run=run)
+        except PeriodBusy as exc:
+            raise _busy_retry(self, run, exc) from None
         return
     with transaction.atomic():
         run = StatementRun.objects.select_for_update().get(pk=run_id)
@@ -95,11 +109,14 @@ def compute_statement_run_part(run_id: str, part: int, agreement_ids: list[str])
     return statement_run_compute_part(run=run, part=part, agreement_ids=agreement_ids)
 
 
-@shared_task(base=StatementRunTask, name="payouts.assemble_statement_run", acks_late=True)
-def assemble_statement_run(run_id: str) -> None:
+@shared_task(base=StatementRunTask, name="payouts.assemble_statement_run", acks_late=True, bind=True)
+def assemble_statement_run(self, run_id: str) -> None:
     run = StatementRun.objects.get(pk=run_id)
     if run.finalized_at is None:
-        statement_run_assemble(run=run)
+        try:
+            statement_run_assemble(run=run)
+        except PeriodBusy as exc:  # a run of the period computing, finalizing, or a lost worker's session
+            raise _busy_retry(self, run, exc) from None
 
 
 @shared_task(name="payouts.monthly_statements")

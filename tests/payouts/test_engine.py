@@ -659,3 +659,40 @@ def test_a_split_run_dispatched_after_a_later_run_fails_and_stages_nothing(world
     tasks.compute_statement_run(str(stopped.pk))
     stopped.refresh_from_db()
     assert (stopped.status, stopped.lines_written, stopped.parts) == ("done", 9, [])
+
+
+def test_a_run_under_way_that_finds_its_period_held_tries_again_and_a_new_one_is_refused(world, monkeypatch):
+    """Delivered again after its worker was lost, a run (running) may find the period still held by that
+    worker's session, which PostgreSQL ends within client_connection_check_interval: it is tried again. A run not
+    started yet is refused, as two runs of a period at once are."""
+    from payouts import engine, tasks
+
+    october_usage(world)
+    calls = []
+    real = tasks.statement_run_compute
+
+    def busy_once(*, run):
+        calls.append(run.pk)
+        if len(calls) == 1:
+            raise engine.PeriodBusy("Another run of 2026-10 is under way.")
+        return real(run=run)
+
+    monkeypatch.setattr(tasks, "statement_run_compute", busy_once)
+    lost = StatementRun.objects.create(period=OCTOBER, status="running")  # its worker was lost mid-run
+    assert tasks.compute_statement_run.apply(args=[str(lost.pk)]).successful()
+    lost.refresh_from_db()
+    assert (lost.status, lost.lines_written, calls) == ("done", 9, [lost.pk, lost.pk])
+    calls.clear()
+    new = StatementRun.objects.create(period=OCTOBER)
+    assert tasks.compute_statement_run.apply(args=[str(new.pk)]).failed()
+    new.refresh_from_db()
+    assert (new.status, new.error, calls) == ("failed", "Another run of 2026-10 is under way.", [new.pk])
+
+
+def test_a_run_s_session_ends_within_a_second_of_its_worker_s_connection_closing(world):
+    from payouts.engine import _prepare
+
+    with connection.cursor() as cursor:
+        _prepare(cursor)
+        cursor.execute("SHOW client_connection_check_interval")
+        assert cursor.fetchone()[0] == "1s"
