@@ -107,125 +107,163 @@ def largest_remainder(amount: int, shares) -> list[tuple]:
     return list(parts.items())
 
 
-def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(stack):
-    """kill -9 of the worker in the middle of a run leaves nothing half-written; the rerun computes every statement,
-    finalizing posts each once, verify_ledger is clean and every total equals a GROUP BY over the raw usage."""
-    import datetime as dt
-    import os
-    import signal
-    import time
-    from collections import defaultdict
-    from decimal import ROUND_HALF_UP, Decimal
+class StatementWorld:
+    """60 works split 60/40 among 3 holders, 40 agreements (per_unit 1.5 on training, commission 10 %), 400,000
+    events in 2026-10 (long enough a run to kill in its middle), and a staff API key."""
 
-    from django.contrib.auth import get_user_model
-    from django.db import connection
+    def __init__(self, stack) -> None:
+        import datetime as dt
+        from decimal import Decimal
 
-    from ledger.verification import verify_ledger
-    from licensing.models import Agreement, Term
-    from licensing.roles import STAFF, role_group
-    from licensing.services import api_key_create
-    from payouts.models import Invoice, Statement, StatementRun
-    from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+        from django.contrib.auth import get_user_model
+        from django.db import connection
 
-    holders = [RightsHolderFactory() for _ in range(3)]
-    works = [work_with_shares((holders[n % 3], "60.00"), (holders[(n + 1) % 3], "40.00")) for n in range(60)]
-    licensee = LicenseeFactory()
-    agreements = []
-    for n in range(40):
-        agreement = Agreement.objects.create(
-            licensee=licensee, reference=f"E2E-{n}", currency="JPY", starts_on="2026-01-01", territories=["*"],
-            uses=["training"], scope_catalogue=True, status="active", commission=Decimal("10"),
-        )  # fmt: skip
-        Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("1.5"))
-        agreements.append(agreement)
-    period = dt.date(2026, 10, 1)
-    with connection.cursor() as cursor:  # 400,000 events: long enough a run to kill in its middle
-        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
-        cursor.execute(
-            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
-            "quantity, occurred_on, model, territory, reserved, late) "
-            "SELECT %s, gen_random_uuid(), 1, %s, (%s::uuid[])[1 + i %% 60], (%s::uuid[])[1 + i %% 40], 'training', "
-            "1 + i %% 7, %s, 'm' || (i %% 5), 'JP', false, false FROM generate_series(1, 400000) AS i",
-            [period, licensee.pk, [w.pk for w in works], [a.pk for a in agreements], period],
-        )
-    user = get_user_model().objects.create_user("e2e-staff", password="pw-e2e-staff-1", is_staff=True)
-    user.groups.add(role_group(STAFF))
-    _, key = api_key_create(name="e2e", user=user)
-    headers = {"Authorization": f"Bearer {key}"}
-    stack.wait_for("/healthz")
+        from licensing.models import Agreement, Term
+        from licensing.roles import STAFF, role_group
+        from licensing.services import api_key_create
+        from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
 
-    def start_run() -> str:
-        response = requests.post(f"{stack.base_url}/api/v1/statement-runs", json={"period": "2026-10"},
-                                 headers=headers, timeout=30)  # fmt: skip
+        self.stack = stack
+        self.holders = [RightsHolderFactory() for _ in range(3)]
+        self.works = [
+            work_with_shares((self.holders[n % 3], "60.00"), (self.holders[(n + 1) % 3], "40.00")) for n in range(60)
+        ]
+        licensee = LicenseeFactory()
+        agreements = []
+        for n in range(40):
+            agreement = Agreement.objects.create(
+                licensee=licensee, reference=f"E2E-{n}", currency="JPY", starts_on="2026-01-01", territories=["*"],
+                uses=["training"], scope_catalogue=True, status="active", commission=Decimal("10"),
+            )  # fmt: skip
+            Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("1.5"))
+            agreements.append(agreement)
+        self.period = period = dt.date(2026, 10, 1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+            cursor.execute(
+                "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+                "quantity, occurred_on, model, territory, reserved, late) "
+                "SELECT %s, gen_random_uuid(), 1, %s, (%s::uuid[])[1 + i %% 60], (%s::uuid[])[1 + i %% 40], "
+                "'training', 1 + i %% 7, %s, 'm' || (i %% 5), 'JP', false, false FROM generate_series(1, 400000) AS i",
+                [period, licensee.pk, [w.pk for w in self.works], [a.pk for a in agreements], period],
+            )
+        user = get_user_model().objects.create_user("e2e-staff", password="pw-e2e-staff-1", is_staff=True)
+        user.groups.add(role_group(STAFF))
+        _, key = api_key_create(name="e2e", user=user)
+        self.headers = {"Authorization": f"Bearer {key}"}
+        stack.wait_for("/healthz")
+
+    def start_run(self) -> str:
+        response = requests.post(f"{self.stack.base_url}/api/v1/statement-runs", json={"period": "2026-10"},
+                                 headers=self.headers, timeout=30)  # fmt: skip
         assert response.status_code == 202, response.text
         return response.json()["id"]
 
-    def run_status(run_id: str) -> dict:
-        return requests.get(f"{stack.base_url}/api/v1/statement-runs/{run_id}", headers=headers, timeout=10).json()
+    def run_status(self, run_id: str) -> dict:
+        return requests.get(f"{self.stack.base_url}/api/v1/statement-runs/{run_id}", headers=self.headers,
+                            timeout=10).json()  # fmt: skip
 
-    killed = start_run()
-    deadline = time.monotonic() + 60
-    while run_status(killed)["status"] != "running":
-        assert time.monotonic() < deadline, run_status(killed)
-        time.sleep(0.05)
+    def wait_until(self, run_id: str, statuses: tuple[str, ...], timeout: float) -> dict:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while (state := self.run_status(run_id))["status"] not in statuses:
+            assert time.monotonic() < deadline, state
+            time.sleep(0.05)
+        return state
+
+    def finalize(self, run_id: str) -> None:
+        for _ in range(2):  # the second posts nothing
+            final = requests.post(f"{self.stack.base_url}/api/v1/statement-runs/{run_id}/finalize",
+                                  headers=self.headers, timeout=60)  # fmt: skip
+            assert final.status_code == 200, final.text
+
+    def assert_books_tie_out(self, run_id: str) -> None:
+        """verify_ledger clean, and every statement (gross, commission, net) and invoice equal to the raw usage
+        grouped, priced and split (largest remainder, 60/40) here: each (agreement, work) line's gross rounded
+        half-up once, its commission (10 %) likewise."""
+        from collections import defaultdict
+        from decimal import ROUND_HALF_UP, Decimal
+
+        from django.db import connection
+
+        from ledger.verification import verify_ledger
+        from payouts.models import Invoice, Statement, StatementRun
+
+        assert verify_ledger().sound
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT agreement_id, work_id, sum(quantity) FROM licensing_usageevent WHERE period = %s GROUP BY 1, 2",
+                [self.period],
+            )
+            groups = cursor.fetchall()
+        shares = {
+            work.pk: ((self.holders[n % 3].pk, 60), (self.holders[(n + 1) % 3].pk, 40))
+            for n, work in enumerate(self.works)
+        }
+        by_holder, by_agreement = defaultdict(lambda: [0, 0]), defaultdict(int)
+        for agreement_id, work_id, quantity in groups:
+            gross = int((quantity * Decimal("1.5")).to_integral_value(ROUND_HALF_UP))
+            commission = int((Decimal(gross) / 10).to_integral_value(ROUND_HALF_UP))
+            by_agreement[agreement_id] += gross
+            for column, amount in ((0, gross), (1, commission)):
+                for holder, part in largest_remainder(amount, shares[work_id]):
+                    by_holder[holder][column] += part
+        assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
+        assert {s.rights_holder_id: (s.gross, s.commission, s.net_royalties) for s in Statement.objects.all()} == {
+            holder: (gross, commission, gross - commission) for holder, (gross, commission) in by_holder.items()
+        }
+        assert dict(Invoice.objects.values_list("agreement_id", "royalties")) == by_agreement
+        # one line per (agreement, work, use) and holder: every work has two
+        assert StatementRun.objects.get(pk=run_id).lines_written == 2 * len(groups)
+
+
+def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(stack):
+    """kill -9 of the worker in the middle of a run leaves nothing half-written; the rerun computes every statement,
+    finalizing posts each once, verify_ledger is clean and every total equals a GROUP BY over the raw usage."""
+    import os
+    import signal
+
+    from payouts.models import Statement
+
+    world = StatementWorld(stack)
+    killed = world.start_run()
+    world.wait_until(killed, ("running",), timeout=60)
     worker = stack.processes.pop("worker")
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
-    assert run_status(killed)["status"] == "running"  # never finished
+    assert world.run_status(killed)["status"] == "running"  # never finished
     assert not Statement.objects.exists()  # and nothing of it is stored
 
     stack.start_worker("worker-2")
-    rerun = start_run()
-    deadline = time.monotonic() + 120
-    while (state := run_status(rerun))["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, state
-        time.sleep(0.2)
-    assert state["status"] == "done", state
-    assert run_status(killed)["status"] == "failed"  # the interrupted one says so
-    final = requests.post(f"{stack.base_url}/api/v1/statement-runs/{rerun}/finalize", headers=headers, timeout=60)
-    assert final.status_code == 200, final.text
-    assert requests.post(f"{stack.base_url}/api/v1/statement-runs/{rerun}/finalize", headers=headers,
-                         timeout=60).status_code == 200  # fmt: skip
-    assert verify_ledger().sound
-    with connection.cursor() as cursor:  # the GROUP BY from raw usage: each line's gross rounded once
-        cursor.execute(
-            "SELECT sum(g) FROM (SELECT round(sum(quantity) * 1.5)::bigint AS g FROM licensing_usageevent "
-            "WHERE period = %s GROUP BY agreement_id, work_id, use) x",
-            [period],
-        )
-        expected = cursor.fetchone()[0]
-    assert sum(Statement.objects.values_list("gross", flat=True)) == expected
-    assert sum(Invoice.objects.values_list("royalties", flat=True)) == expected
-    assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
-    # statement by statement and invoice by invoice, from the raw usage grouped here and priced and split in Python:
-    # each (agreement, work) line's gross rounded half-up once, its commission (10 %) likewise, both split 60/40 by
-    # the largest remainder
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT agreement_id, work_id, sum(quantity) FROM licensing_usageevent WHERE period = %s GROUP BY 1, 2",
-            [period],
-        )
-        groups = cursor.fetchall()
-    shares = {work.pk: ((holders[n % 3].pk, 60), (holders[(n + 1) % 3].pk, 40)) for n, work in enumerate(works)}
-    by_holder, by_agreement = defaultdict(lambda: [0, 0]), defaultdict(int)
-    for agreement_id, work_id, quantity in groups:
-        gross = int((quantity * Decimal("1.5")).to_integral_value(ROUND_HALF_UP))
-        commission = int((Decimal(gross) / 10).to_integral_value(ROUND_HALF_UP))
-        by_agreement[agreement_id] += gross
-        for column, amount in ((0, gross), (1, commission)):
-            for holder, part in largest_remainder(amount, shares[work_id]):
-                by_holder[holder][column] += part
-    assert {s.rights_holder_id: (s.gross, s.commission, s.net_royalties) for s in Statement.objects.all()} == {
-        holder: (gross, commission, gross - commission) for holder, (gross, commission) in by_holder.items()
-    }
-    assert dict(Invoice.objects.values_list("agreement_id", "royalties")) == by_agreement
-    with connection.cursor() as cursor:  # one line per (agreement, work, use) and holder: every work has two
-        cursor.execute(
-            "SELECT count(*) * 2 FROM (SELECT DISTINCT agreement_id, work_id FROM licensing_usageevent "
-            "WHERE period = %s) x",
-            [period],
-        )
-        assert StatementRun.objects.get(pk=rerun).lines_written == cursor.fetchone()[0]
+    rerun = world.start_run()
+    assert world.wait_until(rerun, ("done", "failed"), timeout=120)["status"] == "done"
+    assert world.run_status(killed)["status"] == "failed"  # the interrupted one says so
+    world.finalize(rerun)
+    world.assert_books_tie_out(rerun)
+
+
+def test_a_run_whose_worker_process_is_killed_is_delivered_again_and_completes_on_its_own(stack):
+    """kill -9 of the pool process computing a run (out of memory, say): the worker delivers the task again at
+    once; PostgreSQL ends the lost process's session within a second, the run waits for its month meanwhile,
+    then computes it; no one asks again."""
+    import os
+    import signal
+
+    import psutil
+
+    world = StatementWorld(stack)
+    run_id = world.start_run()
+    world.wait_until(run_id, ("running",), timeout=60)
+    children = psutil.Process(stack.processes["worker"].pid).children(recursive=True)
+    assert children
+    for child in children:
+        os.kill(child.pid, signal.SIGKILL)
+    state = world.wait_until(run_id, ("done", "failed"), timeout=180)
+    assert state["status"] == "done", (state, stack.log("worker")[-3000:])
+    assert "WorkerLostError" in stack.log("worker")
+    world.finalize(run_id)
+    world.assert_books_tie_out(run_id)
 
 
 def test_a_statement_run_split_across_workers_as_a_chord(stack):
