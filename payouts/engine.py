@@ -442,6 +442,7 @@ def statement_run_compute(*, run: StatementRun) -> StatementRun:
     progress = None
     try:
         with transaction.atomic():
+            _ends_with_its_worker()
             _lock_period(run)
             current = StatementRun.objects.get(pk=run.pk)
             if current.finalized_at is not None or current.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
@@ -471,6 +472,7 @@ def statement_run_compute_part(*, run: StatementRun, part: int, agreement_ids: l
     progress = _Progress(run, None)
     try:
         with transaction.atomic():
+            _ends_with_its_worker()
             if not _run_still_running(run, exclusive=False):
                 return 0  # a redelivery after the run was assembled, failed or replaced: nothing to stage
             xact_lock(f"payouts-part:{run.pk}:{part}")  # the same part delivered twice at once: one after the other
@@ -502,6 +504,7 @@ def statement_run_assemble(*, run: StatementRun) -> StatementRun:
     progress = _Progress(run, None)
     try:
         with transaction.atomic():
+            _ends_with_its_worker()
             if not _run_still_running(run, exclusive=True):
                 run.refresh_from_db()
                 return run
@@ -627,15 +630,20 @@ def run_agreements(run: StatementRun) -> list[Agreement]:
     )
 
 
+def _ends_with_its_worker() -> None:
+    """First in a run's transaction (and a part's, and an assembly's), before it takes any lock: should its worker
+    be lost (killed, out of memory), PostgreSQL notices the closed connection within a second, even in the middle
+    of a statement, and ends the session, so the locks are free for the task's redelivery (not held until the
+    statement would have ended)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('client_connection_check_interval', '1s', true)")
+
+
 def _prepare(cursor) -> None:
     """The run's session: memory for its aggregations and sorts (they stay in memory rather than spill to disk),
     and its empty royalty table."""
     cursor.execute("SELECT set_config('work_mem', %s, true), set_config('maintenance_work_mem', %s, true)",
                    [settings.STATEMENT_RUN_WORK_MEM, settings.STATEMENT_RUN_WORK_MEM])  # fmt: skip
-    # a worker lost mid-run (killed, out of memory, past its time limit): PostgreSQL notices its closed connection
-    # within a second, even in the middle of a statement, and ends the session, so the period's lock is free for
-    # the task's redelivery (not held until the statement would have ended)
-    cursor.execute("SELECT set_config('client_connection_check_interval', '1s', true)")
     cursor.execute("DROP TABLE IF EXISTS payouts_royalty, payouts_agreement, payouts_price, payouts_contract")
     cursor.execute(ROYALTY_LINES)
 

@@ -38,10 +38,12 @@ class StatementRunTask(Task):
 
 
 def _busy_retry(task: Task, run: StatementRun, exc: PeriodBusy):
-    """A run already under way (delivered again after its worker was lost) that finds its period's lock held: the
-    lost worker's session, which PostgreSQL ends within a second, or a run of the period still computing; tried
-    again a little later rather than failed. A run not started yet is refused as before (two runs at once)."""
-    if run.status != RunStatus.RUNNING:
+    """A run already under way, or delivered again after its worker was lost (the broker says so: its worker may
+    have died before the run said it was running), that finds its period's lock held: the lost worker's session,
+    which PostgreSQL ends within a second, or a run of the period still computing; tried again a little later
+    rather than failed. A run not started yet is refused as before (two runs at once)."""
+    redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+    if run.status != RunStatus.RUNNING and not redelivered:
         raise exc
     return task.retry(exc=exc, countdown=settings.STATEMENT_RUN_BUSY_RETRY_SECONDS,
                       max_retries=settings.STATEMENT_RUN_BUSY_RETRIES)  # fmt: skip

@@ -244,26 +244,56 @@ def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(s
 
 
 def test_a_run_whose_worker_process_is_killed_is_delivered_again_and_completes_on_its_own(stack):
-    """kill -9 of the pool process computing a run (out of memory, say): the worker delivers the task again at
-    once; PostgreSQL ends the lost process's session within a second, the run waits for its month meanwhile,
-    then computes it; no one asks again."""
+    """kill -9 of the pool process computing a run (out of memory, say), before the run has said it is running:
+    the worker delivers the task again at once; the month is still held by the lost process's session, so the run
+    is tried again a little later (the broker marks the message redelivered), then computes; no one asks again.
+    Deterministic: this test holds the month's events, so the run waits on them, holding its month, when it is
+    killed, and its session keeps the month until the test lets the events go."""
     import os
     import signal
+    import time
 
     import psutil
+    from django.db import connection, connections
+
+    from payouts.models import StatementRun
+    from payouts.tasks import compute_statement_run
 
     world = StatementWorld(stack)
-    run_id = world.start_run()
-    world.wait_until(run_id, ("running",), timeout=60)
-    children = psutil.Process(stack.processes["worker"].pid).children(recursive=True)
-    assert children
-    for child in children:
-        os.kill(child.pid, signal.SIGKILL)
-    state = world.wait_until(run_id, ("done", "failed"), timeout=180)
+    run = StatementRun.objects.create(period=world.period)
+    events = connections.create_connection("default")
+
+    def until(condition, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, f"{what}:\n{stack.log('worker')[-3000:]}"
+            time.sleep(0.05)
+
+    def run_waits_on_the_events() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND query LIKE 'SELECT count(*) FROM licensing_usageevent%%'")  # fmt: skip
+            return cursor.fetchone()[0] > 0
+
+    try:
+        events.set_autocommit(False)
+        with events.cursor() as cursor:  # the run counts the month's events once it holds the month
+            cursor.execute("LOCK TABLE licensing_usageevent IN ACCESS EXCLUSIVE MODE")
+        compute_statement_run.delay(str(run.pk))
+        until(run_waits_on_the_events, "the run did not reach the month's events")
+        for child in psutil.Process(stack.processes["worker"].pid).children(recursive=True):
+            os.kill(child.pid, signal.SIGKILL)
+        # delivered again at once: the month held by the lost session (still waiting on the events), so tried again
+        until(lambda: "Retry in" in stack.log("worker"), "the run delivered again was not tried again")
+        assert world.run_status(str(run.pk))["status"] == "queued"  # the lost process never said it was running
+    finally:
+        events.rollback()  # the lost session ends, and its month with it
+        events.close()
+    state = world.wait_until(str(run.pk), ("done", "failed"), timeout=120)
     assert state["status"] == "done", (state, stack.log("worker")[-3000:])
     assert "WorkerLostError" in stack.log("worker")
-    world.finalize(run_id)
-    world.assert_books_tie_out(run_id)
+    world.finalize(str(run.pk))
+    world.assert_books_tie_out(str(run.pk))
 
 
 def test_a_statement_run_split_across_workers_as_a_chord(stack):

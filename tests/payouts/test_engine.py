@@ -638,7 +638,9 @@ def test_a_second_delivery_that_waited_for_the_first_finds_the_run_done_and_comp
     assert list(Statement.objects.values_list("id", "gross", "payable")) == statements
 
 
-def test_a_split_run_dispatched_after_a_later_run_fails_and_stages_nothing(world, settings, monkeypatch):
+def test_a_split_run_dispatched_after_a_later_run_fails_and_stages_nothing(
+    world, settings, monkeypatch, django_capture_on_commit_callbacks
+):
     """An older queued run reaching a worker once a later one exists (or the month is final): refused before
     anything is dealt or staged; a run one worker was computing when it stopped is computed by one worker again,
     even once STATEMENT_RUN_PARTS was raised."""
@@ -650,7 +652,8 @@ def test_a_split_run_dispatched_after_a_later_run_fails_and_stages_nothing(world
     october_usage(world)
     older = StatementRun.objects.create(period=OCTOBER)
     stopped = StatementRun.objects.create(period=OCTOBER, status="running")  # its worker stopped mid-run
-    result = tasks.compute_statement_run.apply(args=[str(older.pk)])
+    with django_capture_on_commit_callbacks(execute=True):
+        result = tasks.compute_statement_run.apply(args=[str(older.pk)])
     assert result.failed()
     older.refresh_from_db()
     assert (older.status, older.parts) == ("failed", [])
@@ -659,6 +662,15 @@ def test_a_split_run_dispatched_after_a_later_run_fails_and_stages_nothing(world
     tasks.compute_statement_run(str(stopped.pk))
     stopped.refresh_from_db()
     assert (stopped.status, stopped.lines_written, stopped.parts) == ("done", 9, [])
+    from payouts.services import statement_run_finalize
+
+    statement_run_finalize(run=stopped)
+    late = StatementRun.objects.create(period=OCTOBER)  # queued before October became final
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.compute_statement_run.apply(args=[str(late.pk)]).failed()
+    late.refresh_from_db()
+    assert (late.status, late.parts) == ("failed", [])
+    assert "final" in late.error
 
 
 def test_a_run_under_way_that_finds_its_period_held_tries_again_and_a_new_one_is_refused(world, monkeypatch):
@@ -689,10 +701,56 @@ def test_a_run_under_way_that_finds_its_period_held_tries_again_and_a_new_one_is
     assert (new.status, new.error, calls) == ("failed", "Another run of 2026-10 is under way.", [new.pk])
 
 
-def test_a_run_s_session_ends_within_a_second_of_its_worker_s_connection_closing(world):
-    from payouts.engine import _prepare
+def test_a_run_checks_its_worker_s_connection_every_second_from_before_it_takes_a_lock(world):
+    """So that PostgreSQL ends the session of a worker lost even before the run said it was running."""
+    october_usage(world)
+    seen = []
 
-    with connection.cursor() as cursor:
-        _prepare(cursor)
-        cursor.execute("SHOW client_connection_check_interval")
-        assert cursor.fetchone()[0] == "1s"
+    def before_locks(execute, sql, params, many, context):
+        if "advisory_xact_lock" in sql:
+            raw = context["cursor"].cursor
+            raw.execute("SHOW client_connection_check_interval")
+            seen.append(raw.fetchone()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(before_locks):
+        run(OCTOBER)
+    assert seen
+    assert set(seen) == {"1s"}
+
+
+@pytest.mark.django_db(transaction=True)  # progress is written on a connection of its own: the run committed
+def test_a_run_s_progress_never_turns_a_done_run_back_to_running(world):
+    from payouts.engine import _Progress
+
+    october_usage(world)
+    done = run(OCTOBER)
+    progress = _Progress(done, 1)
+    try:
+        progress.done(0, last=True)
+    finally:
+        progress.close()
+    done.refresh_from_db()
+    assert (done.status, done.agreements_done) == ("done", 1)
+
+
+def test_a_held_month_is_tried_again_for_a_run_under_way_or_delivered_again_and_refused_otherwise(world):
+    from types import SimpleNamespace
+
+    from payouts.engine import PeriodBusy
+    from payouts.tasks import _busy_retry
+
+    retried = []
+    queued, running = StatementRun(period=OCTOBER, status="queued"), StatementRun(period=OCTOBER, status="running")
+
+    def task(redelivered):
+        return SimpleNamespace(request=SimpleNamespace(delivery_info={"redelivered": redelivered}),
+                               retry=lambda **options: retried.append(options) or RuntimeError("retry"))  # fmt: skip
+
+    busy = PeriodBusy("Another run of 2026-10 is under way.")
+    for run_, redelivered in ((running, False), (queued, True)):  # its worker lost before it said it was running
+        _busy_retry(task(redelivered), run_, busy)
+    assert [options["exc"] for options in retried] == [busy, busy]
+    with pytest.raises(PeriodBusy):
+        _busy_retry(task(False), queued, busy)  # a new run: two runs of a month at once
+    assert len(retried) == 2
