@@ -43,7 +43,7 @@ def _busy_retry(task: Task, run: StatementRun, exc: PeriodBusy):
     which PostgreSQL ends within a second, or a run of the period still computing; tried again a little later
     rather than failed. A run not started yet is refused as before (two runs at once)."""
     redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
-    if run.status != RunStatus.RUNNING and not redelivered:
+    if run.status != RunStatus.RUNNING and not redelivered and not task.request.retries:  # (a retry: tried before)
         raise exc
     return task.retry(exc=exc, countdown=settings.STATEMENT_RUN_BUSY_RETRY_SECONDS,
                       max_retries=settings.STATEMENT_RUN_BUSY_RETRIES)  # fmt: skip

@@ -743,14 +743,15 @@ def test_a_held_month_is_tried_again_for_a_run_under_way_or_delivered_again_and_
     retried = []
     queued, running = StatementRun(period=OCTOBER, status="queued"), StatementRun(period=OCTOBER, status="running")
 
-    def task(redelivered):
-        return SimpleNamespace(request=SimpleNamespace(delivery_info={"redelivered": redelivered}),
+    def task(redelivered, retries=0):
+        return SimpleNamespace(request=SimpleNamespace(delivery_info={"redelivered": redelivered}, retries=retries),
                                retry=lambda **options: retried.append(options) or RuntimeError("retry"))  # fmt: skip
 
     busy = PeriodBusy("Another run of 2026-10 is under way.")
-    for run_, redelivered in ((running, False), (queued, True)):  # its worker lost before it said it was running
-        _busy_retry(task(redelivered), run_, busy)
-    assert [options["exc"] for options in retried] == [busy, busy]
+    # under way; its worker lost before it said it was running; and tried again already for that reason
+    for run_, redelivered, retries in ((running, False, 0), (queued, True, 0), (queued, False, 1)):
+        _busy_retry(task(redelivered, retries), run_, busy)
+    assert [options["exc"] for options in retried] == [busy, busy, busy]
     with pytest.raises(PeriodBusy):
         _busy_retry(task(False), queued, busy)  # a new run: two runs of a month at once
-    assert len(retried) == 2
+    assert len(retried) == 3
