@@ -75,6 +75,25 @@ class Stack:
         raise AssertionError(f"{path} did not answer {status} in {timeout}s; last: {last and last.text}")
 
 
+def insert_usage(period, licensee, works, agreements, events: int, *, quantities: int, models: int = 1) -> None:
+    """`events` usage events of `period`, written in SQL: event i for works[i mod len(works)] under
+    agreements[i mod len(agreements)], use training, quantity 1 + i mod `quantities`, model 'm' || i mod `models`."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
+        cursor.execute(
+            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
+            "quantity, occurred_on, model, territory, reserved, late) "
+            "SELECT %(period)s, gen_random_uuid(), 1, %(licensee)s, (%(works)s::uuid[])[1 + i %% %(n_works)s], "
+            "(%(agreements)s::uuid[])[1 + i %% %(n_agreements)s], 'training', 1 + i %% %(quantities)s, %(period)s, "
+            "'m' || (i %% %(models)s), 'JP', false, false FROM generate_series(1, %(events)s) AS i",
+            {"period": period, "licensee": licensee.pk, "works": [w.pk for w in works], "n_works": len(works),
+             "agreements": [a.pk for a in agreements], "n_agreements": len(agreements), "quantities": quantities,
+             "models": models, "events": events},
+        )  # fmt: skip
+
+
 def database_url_for(name: str) -> str:
     parts = urlsplit(os.environ["DATABASE_URL"])
     return urlunsplit(parts._replace(path="/" + name))

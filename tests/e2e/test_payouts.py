@@ -11,6 +11,8 @@ import requests
 
 from tests.payouts.test_zengin import read_file
 
+from .conftest import insert_usage
+
 
 def test_finance_pays_a_month_over_http_and_the_books_tie_out(stack):
     from django.contrib.auth import get_user_model
@@ -37,15 +39,7 @@ def test_finance_pays_a_month_over_http_and_the_books_tie_out(stack):
     )  # fmt: skip
     Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("3"))
     period = dt.date(2026, 10, 1)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
-        cursor.execute(
-            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
-            "quantity, occurred_on, model, territory, reserved, late) "
-            "SELECT %s, gen_random_uuid(), 1, %s, (%s::uuid[])[1 + i %% 9], %s, 'training', 1 + i %% 4, %s, 'm1', "
-            "'JP', false, false FROM generate_series(1, 3000) AS i",
-            [period, licensee.pk, [w.pk for w in works], agreement.pk, period],
-        )
+    insert_usage(period, licensee, works, [agreement], 3_000, quantities=4)
     user = get_user_model().objects.create_user("e2e-finance", password="pw-e2e-finance-1", is_staff=True)
     user.groups.add(role_group(FINANCE))
     _, key = api_key_create(name="e2e", user=user)

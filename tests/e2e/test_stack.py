@@ -7,6 +7,8 @@ import requests
 
 from config.celery import ping
 
+from .conftest import insert_usage
+
 pytestmark = pytest.mark.e2e
 
 
@@ -116,7 +118,6 @@ class StatementWorld:
         from decimal import Decimal
 
         from django.contrib.auth import get_user_model
-        from django.db import connection
 
         from licensing.models import Agreement, Term
         from licensing.roles import STAFF, role_group
@@ -137,16 +138,8 @@ class StatementWorld:
             )  # fmt: skip
             Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("1.5"))
             agreements.append(agreement)
-        self.period = period = dt.date(2026, 10, 1)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT licensing_usage_partition(%s)", [period])
-            cursor.execute(
-                "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
-                "quantity, occurred_on, model, territory, reserved, late) "
-                "SELECT %s, gen_random_uuid(), 1, %s, (%s::uuid[])[1 + i %% 60], (%s::uuid[])[1 + i %% 40], "
-                "'training', 1 + i %% 7, %s, 'm' || (i %% 5), 'JP', false, false FROM generate_series(1, 400000) AS i",
-                [period, licensee.pk, [w.pk for w in self.works], [a.pk for a in agreements], period],
-            )
+        self.period = dt.date(2026, 10, 1)
+        insert_usage(self.period, licensee, self.works, agreements, 400_000, quantities=7, models=5)
         user = get_user_model().objects.create_user("e2e-staff", password="pw-e2e-staff-1", is_staff=True)
         user.groups.add(role_group(STAFF))
         _, key = api_key_create(name="e2e", user=user)
@@ -323,15 +316,7 @@ def test_a_statement_run_split_across_workers_as_a_chord(stack):
         Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("2.5"))
         agreements.append(agreement)
     period = dt.date(2026, 10, 1)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT licensing_usage_partition(%s)", [period])
-        cursor.execute(
-            "INSERT INTO licensing_usageevent (period, report_id, line, licensee_id, work_id, agreement_id, use, "
-            "quantity, occurred_on, model, territory, reserved, late) "
-            "SELECT %s, gen_random_uuid(), 1, %s, (%s::uuid[])[1 + i %% 30], (%s::uuid[])[1 + i %% 20], 'training', "
-            "1 + i %% 3, %s, 'm', 'JP', false, false FROM generate_series(1, 20000) AS i",
-            [period, licensee.pk, [w.pk for w in works], [a.pk for a in agreements], period],
-        )
+    insert_usage(period, licensee, works, agreements, 20_000, quantities=3)
     user = get_user_model().objects.create_user("chord-staff", password="pw-chord-staff-1", is_staff=True)
     user.groups.add(role_group(STAFF))
     _, key = api_key_create(name="e2e", user=user)
