@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from decimal import Decimal
 
 import requests
 
@@ -20,11 +19,10 @@ def test_finance_pays_a_month_over_http_and_the_books_tie_out(stack):
     from django.utils import timezone
 
     from ledger.verification import verify_ledger
-    from licensing.models import Agreement, Term
     from licensing.roles import FINANCE, role_group
     from licensing.services import api_key_create
     from payouts.models import Statement
-    from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+    from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, training_agreement, work_with_shares
 
     bank = {"bank_code": "0005", "branch_code": "123", "account_type": "ordinary"}
     holders = [
@@ -33,11 +31,7 @@ def test_finance_pays_a_month_over_http_and_the_books_tie_out(stack):
     ]
     works = [work_with_shares((holders[n % 3], "70.00"), (holders[(n + 1) % 3], "30.00")) for n in range(9)]
     licensee = LicenseeFactory()
-    agreement = Agreement.objects.create(
-        licensee=licensee, reference="E2E-PAY", currency="JPY", starts_on="2026-01-01", territories=["*"],
-        uses=["training"], scope_catalogue=True, status="active", commission=Decimal("10"),
-    )  # fmt: skip
-    Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("3"))
+    agreement = training_agreement(licensee, "E2E-PAY", "3")
     period = dt.date(2026, 10, 1)
     insert_usage(period, licensee, works, [agreement], 3_000, quantities=4)
     user = get_user_model().objects.create_user("e2e-finance", password="pw-e2e-finance-1", is_staff=True)

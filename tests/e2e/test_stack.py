@@ -115,14 +115,12 @@ class StatementWorld:
 
     def __init__(self, stack) -> None:
         import datetime as dt
-        from decimal import Decimal
 
         from django.contrib.auth import get_user_model
 
-        from licensing.models import Agreement, Term
         from licensing.roles import STAFF, role_group
         from licensing.services import api_key_create
-        from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+        from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, training_agreement, work_with_shares
 
         self.stack = stack
         self.holders = [RightsHolderFactory() for _ in range(3)]
@@ -130,14 +128,7 @@ class StatementWorld:
             work_with_shares((self.holders[n % 3], "60.00"), (self.holders[(n + 1) % 3], "40.00")) for n in range(60)
         ]
         licensee = LicenseeFactory()
-        agreements = []
-        for n in range(40):
-            agreement = Agreement.objects.create(
-                licensee=licensee, reference=f"E2E-{n}", currency="JPY", starts_on="2026-01-01", territories=["*"],
-                uses=["training"], scope_catalogue=True, status="active", commission=Decimal("10"),
-            )  # fmt: skip
-            Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("1.5"))
-            agreements.append(agreement)
+        agreements = [training_agreement(licensee, f"E2E-{n}", "1.5") for n in range(40)]
         self.period = dt.date(2026, 10, 1)
         insert_usage(self.period, licensee, self.works, agreements, 400_000, quantities=7, models=5)
         user = get_user_model().objects.create_user("e2e-staff", password="pw-e2e-staff-1", is_staff=True)
@@ -298,23 +289,15 @@ def test_a_statement_run_split_across_workers_as_a_chord(stack):
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from licensing.models import Agreement, Term
     from licensing.roles import STAFF, role_group
     from licensing.services import api_key_create
     from payouts.models import Invoice, Statement
-    from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+    from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, training_agreement, work_with_shares
 
     holders = [RightsHolderFactory() for _ in range(3)]
     works = [work_with_shares((holders[n % 3], "100.00")) for n in range(30)]
     licensee = LicenseeFactory()
-    agreements = []
-    for n in range(20):
-        agreement = Agreement.objects.create(
-            licensee=licensee, reference=f"CHORD-{n}", currency="JPY", starts_on="2026-01-01", territories=["*"],
-            uses=["training"], scope_catalogue=True, status="active",
-        )  # fmt: skip
-        Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("2.5"))
-        agreements.append(agreement)
+    agreements = [training_agreement(licensee, f"CHORD-{n}", "2.5", commission=Decimal("0")) for n in range(20)]
     period = dt.date(2026, 10, 1)
     insert_usage(period, licensee, works, agreements, 20_000, quantities=3)
     user = get_user_model().objects.create_user("chord-staff", password="pw-chord-staff-1", is_staff=True)

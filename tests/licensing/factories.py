@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from licensing.models import Licensee, RightsHolder, RightsHolderMember, Share, Work
+from licensing.models import Agreement, Licensee, RightsHolder, RightsHolderMember, Share, Term, Work
 from licensing.roles import RIGHTS_HOLDERS, role_group
 
 
@@ -47,6 +47,18 @@ def work_with_shares(*holders_and_shares: tuple[RightsHolder, str], **fields) ->
         for holder, share in holders_and_shares:
             Share.objects.create(work=work, rights_holder=holder, share=Decimal(share))
     return work
+
+
+def training_agreement(licensee: Licensee, reference: str, rate: str, **fields) -> Agreement:
+    """An active JPY agreement on the whole catalogue, for training only, everywhere, from 2026-01-01, commission
+    10 % (unless `fields` say otherwise), with one per_unit term of `rate` JPY a unit."""
+    agreement = Agreement.objects.create(**{
+        "licensee": licensee, "reference": reference, "currency": "JPY", "starts_on": "2026-01-01",
+        "territories": ["*"], "uses": ["training"], "scope_catalogue": True, "status": "active",
+        "commission": Decimal("10"), **fields,
+    })  # fmt: skip
+    Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal(rate))
+    return agreement
 
 
 def holder_user(holder: RightsHolder, username: str | None = None):

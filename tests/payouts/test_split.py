@@ -4,15 +4,13 @@ for every line of a work with several holders: figures by hand, then against a r
 from __future__ import annotations
 
 import random
-from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from licensing.models import Agreement, Term
 from payouts.engine import statement_run_compute
 from payouts.models import StatementLine, StatementRun
-from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
+from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, training_agreement, work_with_shares
 from tests.payouts.test_engine import OCTOBER, usage
 
 pytestmark = pytest.mark.django_db
@@ -98,13 +96,7 @@ def test_split_matches_the_rule_for_any_number_of_holders():
 
 @pytest.fixture
 def agreement():
-    licensee = LicenseeFactory()
-    agreement = Agreement.objects.create(
-        licensee=licensee, reference="AGR-SPLIT", currency="JPY", starts_on="2026-01-01", territories=["*"],
-        uses=["training"], scope_catalogue=True, status="active", commission=Decimal("10"),
-    )  # fmt: skip
-    Term.objects.create(agreement=agreement, type="per_unit", use="training", rate=Decimal("12.5"))
-    return agreement
+    return training_agreement(LicenseeFactory(), "AGR-SPLIT", "12.5")
 
 
 def train(agreement, work, quantity: int) -> None:
