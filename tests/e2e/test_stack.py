@@ -229,10 +229,11 @@ def test_a_statement_run_killed_with_its_worker_is_rerun_and_the_books_tie_out(s
 
 def test_a_run_whose_worker_process_is_killed_is_delivered_again_and_completes_on_its_own(stack):
     """kill -9 of the pool process computing a run (out of memory, say), before the run has said it is running:
-    the worker delivers the task again at once; the month is still held by the lost process's session, so the run
-    is tried again a little later (the broker marks the message redelivered), then computes; no one asks again.
-    Deterministic: this test holds the month's events, so the run waits on them, holding its month, when it is
-    killed, and its session keeps the month until the test lets the events go."""
+    the worker delivers the task again; its month is held (here by this test), so the run is tried again a little
+    later (the broker marks the message redelivered, the run is still queued), then computes; no one asks again.
+    Deterministic whatever the server: the run is made to wait on the month's events (this test locks them) while
+    it holds its month; the worker's main process is stopped while its pool process is killed, the lost session
+    ended, and the month taken by this test; then the worker goes on and delivers the task again."""
     import os
     import signal
     import time
@@ -240,12 +241,15 @@ def test_a_run_whose_worker_process_is_killed_is_delivered_again_and_completes_o
     import psutil
     from django.db import connection, connections
 
+    from payouts.engine import period_lock_key
     from payouts.models import StatementRun
     from payouts.tasks import compute_statement_run
 
     world = StatementWorld(stack)
     run = StatementRun.objects.create(period=world.period)
-    events = connections.create_connection("default")
+    events, month = connections.create_connection("default"), connections.create_connection("default")
+    worker = stack.processes["worker"].pid
+    month_key = period_lock_key(world.period)
 
     def until(condition, what: str) -> None:
         deadline = time.monotonic() + 60
@@ -265,14 +269,21 @@ def test_a_run_whose_worker_process_is_killed_is_delivered_again_and_completes_o
             cursor.execute("LOCK TABLE licensing_usageevent IN ACCESS EXCLUSIVE MODE")
         compute_statement_run.delay(str(run.pk))
         until(run_waits_on_the_events, "the run did not reach the month's events")
-        for child in psutil.Process(stack.processes["worker"].pid).children(recursive=True):
-            os.kill(child.pid, signal.SIGKILL)
-        # delivered again at once: the month held by the lost session (still waiting on the events), so tried again
+        os.kill(worker, signal.SIGSTOP)  # no redelivery until the month is this test's
+        try:
+            for child in psutil.Process(worker).children(recursive=True):
+                os.kill(child.pid, signal.SIGKILL)
+            events.rollback()  # the lost session counts the events, cannot answer, and ends: its month is free
+            with month.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [month_key])
+        finally:
+            os.kill(worker, signal.SIGCONT)
         until(lambda: "Retry in" in stack.log("worker"), "the run delivered again was not tried again")
         assert world.run_status(str(run.pk))["status"] == "queued"  # the lost process never said it was running
     finally:
-        events.rollback()  # the lost session ends, and its month with it
+        events.rollback()
         events.close()
+        month.close()  # the month free again: the run's next try computes it
     state = world.wait_until(str(run.pk), ("done", "failed"), timeout=120)
     assert state["status"] == "done", (state, stack.log("worker")[-3000:])
     assert "WorkerLostError" in stack.log("worker")
