@@ -115,6 +115,57 @@ SELECT count(*), sum(g.quantity), sum(g.revenue) FROM (
 ) g
 """
 
+# The rules' floor: the least that RULES.md asks of any engine for this month, in one query that writes nothing. The
+# same GROUP BY; each (agreement, work, use, basis) line priced and rounded, its commission rounded; per_work: the
+# (work, model) pairs (all new: no earlier period); each line split among its work's holders by the largest
+# remainder (payouts_split_part, the cheapest split measured; a work held whole takes its lines as they are); summed
+# per rights holder: the statements' totals, which the run's must equal. No line, statement or invoice is stored,
+# no tax, no index: whatever an engine stores or computes beyond this costs more. Terms and shares are this file's
+# (bench_terms, bench_holders), not the engine's.
+RULES_FLOOR = """
+WITH prices AS MATERIALIZED (
+    SELECT agreement_id, use, sum(rate) FILTER (WHERE type = 'per_unit') AS unit,
+           sum(percent) FILTER (WHERE type = 'revenue_share') AS percent, max(commission) AS commission
+      FROM bench_terms WHERE type IN ('per_unit', 'revenue_share') GROUP BY 1, 2
+), fees AS MATERIALIZED (
+    SELECT agreement_id, use, sum(amount) AS amount, max(commission) AS commission
+      FROM bench_terms WHERE type = 'per_work' GROUP BY 1, 2
+), shares AS MATERIALIZED (
+    SELECT h.work_id, h.rights_holder_id, array_agg((h.share * 100)::bigint) OVER every AS shares,
+           (row_number() OVER ordered)::int AS pos
+      FROM bench_holders h
+    WINDOW ordered AS (PARTITION BY h.work_id ORDER BY h.share DESC, h.rights_holder_id),
+           every AS (ordered ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), lines AS MATERIALIZED (
+    SELECT u.work_id, b.gross, round(b.gross * p.commission / 100)::bigint AS commission
+      FROM (SELECT agreement_id, work_id, use, sum(quantity) AS quantity, sum(revenue_amount) AS revenue
+              FROM licensing_usageevent WHERE period = %(period)s AND NOT late AND agreement_id IS NOT NULL
+             GROUP BY 1, 2, 3) u
+      JOIN prices p ON p.agreement_id = u.agreement_id AND p.use = u.use
+     CROSS JOIN LATERAL (VALUES (round(u.quantity * p.unit)::bigint),
+                                (round(u.revenue * p.percent / 100)::bigint)) AS b(gross)
+     WHERE b.gross <> 0
+    UNION ALL
+    SELECT w.work_id, (w.pairs * f.amount)::bigint, round(w.pairs * f.amount * f.commission / 100)::bigint
+      FROM (SELECT d.agreement_id, d.work_id, d.use, count(*) AS pairs
+              FROM (SELECT e.agreement_id, e.work_id, e.use, e.model
+                      FROM licensing_usageevent e JOIN fees f ON f.agreement_id = e.agreement_id AND f.use = e.use
+                     WHERE e.period = %(period)s AND NOT e.late
+                     GROUP BY 1, 2, 3, 4) d
+             GROUP BY 1, 2, 3) w
+      JOIN fees f ON f.agreement_id = w.agreement_id AND f.use = w.use
+), parts AS (
+    SELECT s.rights_holder_id, l.gross, l.commission
+      FROM lines l JOIN shares s ON s.work_id = l.work_id AND s.shares = '{10000}'
+    UNION ALL
+    SELECT s.rights_holder_id, payouts_split_part(l.gross, s.shares, s.pos),
+           payouts_split_part(l.commission, s.shares, s.pos)
+      FROM lines l JOIN shares s ON s.work_id = l.work_id AND s.shares <> '{10000}'
+)
+SELECT count(*), coalesce(sum(h.gross), 0), coalesce(sum(h.commission), 0)
+  FROM (SELECT rights_holder_id, sum(gross) AS gross, sum(commission) AS commission FROM parts GROUP BY 1) h
+"""
+
 # The royalty lines recomputed from the raw events with the terms of this file (bench_terms), not the engine's SQL.
 EXPECTED_SQL = [
     """CREATE TEMPORARY TABLE x_usage AS
@@ -256,8 +307,8 @@ def _world(args, rng: random.Random) -> World:
 
 
 def _bench_tables(world: World) -> None:
-    """What the check compares with, written before the run: the terms, and each work's effective holders (its own
-    shares or its nearest ancestor's, from the catalogue built here)."""
+    """What the check and the rules' floor read, written before the run: the terms, and each work's effective
+    holders with their shares (its own or its nearest ancestor's, from the catalogue built here)."""
     import psycopg
 
     catalogue = world.catalogue
@@ -269,11 +320,11 @@ def _bench_tables(world: World) -> None:
         with cursor.copy("COPY bench_terms FROM STDIN") as copy:
             for row in world.terms:
                 copy.write_row(row)
-        cursor.execute("CREATE UNLOGGED TABLE bench_holders (work_id uuid, rights_holder_id uuid)")
+        cursor.execute("CREATE UNLOGGED TABLE bench_holders (work_id uuid, rights_holder_id uuid, share numeric)")
         with cursor.copy("COPY bench_holders FROM STDIN") as copy:
             for work, work_id in enumerate(catalogue.work_ids):
-                for holder, _share in catalogue.owners[catalogue.root(work)]:
-                    copy.write_row((work_id, catalogue.holder_ids[holder]))
+                for holder, share in catalogue.owners[catalogue.root(work)]:
+                    copy.write_row((work_id, catalogue.holder_ids[holder], share))
         cursor.execute("CREATE INDEX ON bench_holders (work_id)")
         cursor.execute("ANALYZE bench_terms")
         cursor.execute("ANALYZE bench_holders")
@@ -423,6 +474,44 @@ def _lower_bound() -> Floor:
                 by_plan[plan] = min(by_plan.get(plan, float("inf")), time.perf_counter() - start)
     plan = min(by_plan, key=by_plan.get)
     return Floor(by_plan[plan], plan, result[0], result[1], by_plan)
+
+
+@dataclass
+class RulesFloor:
+    seconds: float  # the faster of two tries
+    holders: int  # rights holders paid: the run's statements (one currency)
+    gross: int
+    commission: int
+
+
+def _rules_floor(plan: str) -> RulesFloor:
+    """RULES_FLOOR on Django's connection, with the lower bound's faster plan settings and sorts off (a hash
+    aggregation per holder, not a sort of every part), twice, the faster kept."""
+    from django.db import connection, transaction
+
+    best, result = float("inf"), None
+    for _ in range(2):
+        with transaction.atomic(), connection.cursor() as cursor:
+            for setting in (*_floor_settings(plan), "SET LOCAL enable_sort = off"):
+                cursor.execute(setting)
+            start = time.perf_counter()
+            cursor.execute(RULES_FLOOR, {"period": PERIOD})
+            result = cursor.fetchone()
+            best = min(best, time.perf_counter() - start)
+    return RulesFloor(best, *(int(value) for value in result))
+
+
+def _floor_problems(rules: RulesFloor, run_id) -> list[str]:
+    """The rules' floor computes the run's statement totals: they must agree, or it is not the same work."""
+    from payouts.models import Statement
+
+    statements = Statement.objects.filter(run_id=run_id)
+    totals = (statements.count(), sum(statements.values_list("gross", flat=True)),
+              sum(statements.values_list("commission", flat=True)))  # fmt: skip
+    if totals == (rules.holders, rules.gross, rules.commission):
+        return []
+    return [f"the rules' floor computed {rules.holders:,} holders, gross {rules.gross:,}, commission "
+            f"{rules.commission:,}; the run's statements: {totals[0]:,}, {totals[1]:,}, {totals[2]:,}"]  # fmt: skip
 
 
 class RssSampler:
@@ -769,6 +858,11 @@ def _run(args) -> int:
         + ", ".join(f"{seconds:.2f} s with {plan}" for plan, seconds in floor.by_plan.items()),
         flush=True,
     )
+    loads["rules' floor"] = [os.getloadavg()[0]]
+    rules = _rules_floor(floor.plan)
+    loads["rules' floor"].append(os.getloadavg()[0])
+    print(f"  the rules' floor (the statements' totals in one query, nothing written): {rules.seconds:.2f} s",
+          flush=True)  # fmt: skip
     loads["ours"] = [os.getloadavg()[0]]
     ours = _ours(trace=False)
     loads["ours"].append(os.getloadavg()[0])
@@ -810,6 +904,8 @@ def _run(args) -> int:
         verdict = f"{ratio:.2f}  (target ≤ {TARGET:g}: {'met' if ratio <= TARGET else 'NOT met'})"
         ours_cell = f"{ours.seconds:>9.2f}"
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(world.kinds.items()))
+    floor_label = "the rules' floor: the statements' totals in one query, nothing written (best of 2)"
+    reach = "above" if rules.seconds / floor.seconds <= TARGET else "below"
     lines = [
         "",
         f"statements benchmark, {args.events:,} usage events in {PERIOD:%Y-%m}, {description}",
@@ -832,6 +928,11 @@ def _run(args) -> int:
         f"{'lower bound (the faster)':80}{floor.seconds:>9.2f}",
         f"{'ours (statement_run_compute, in process)':80}{ours_cell}",
         f"ours ÷ GROUP BY = {verdict}",
+        f"{floor_label:80}{rules.seconds:>9.2f}",
+        f"the rules' floor ÷ GROUP BY = {rules.seconds / floor.seconds:.2f}  (the least any engine following "
+        f"RULES.md costs here: the target {TARGET:g} is {reach} it)",
+        f"ours ÷ the rules' floor = {ours.seconds / rules.seconds:.2f}  (what storing the lines, statements, "
+        "invoices and taxes costs on top)",
         *([] if split is None else [
             f"{f'ours split into {args.parts} parts side by side, then assembled (wall time)':80}{split.seconds:>9.2f}"
             + (f"  FAILED: {split.error}" if split.error else ""),
@@ -871,6 +972,7 @@ def _run(args) -> int:
     print("\n".join(lines), flush=True)
     problems = [f"the run failed: {ours.error}"] if ours.error else []
     problems += check.problems if check else []
+    problems += [] if ours.error else _floor_problems(rules, ours.run.pk)
     problems += [f"the rerun failed: {traced.error}"] if traced and traced.error else []
     problems += rerun_check.problems if rerun_check else []
     problems += [f"the split run failed: {split.error}"] if split and split.error else []
