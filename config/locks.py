@@ -4,13 +4,34 @@ finalizing, a split run's parts and its assembly, a contract's advances, a curre
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 
-def xact_lock(key: str, *, shared: bool = False, wait: bool = True) -> bool:
-    """Takes the lock named `key` (shared: with other shared holders) for the current transaction, waiting for it,
-    or (wait=False) only if it is free: whether it was taken."""
+def xact_lock(key: str, *, shared: bool = False, wait: bool = True, timeout: float | None = None) -> bool:
+    """Takes the lock named `key` (shared: with other shared holders) for the current transaction, waiting for it
+    (at most `timeout` seconds when given), or (wait=False) only if it is free: whether it was taken."""
     function = f"pg_{'' if wait else 'try_'}advisory_xact_lock{'_shared' if shared else ''}"
+    sql = f"SELECT {function}(hashtextextended(%s, 0))"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(hashtextextended(%s, 0))", [key])
+        if wait and timeout is not None:
+            return _within(cursor, sql, key, timeout)
+        cursor.execute(sql, [key])
         return wait or bool(cursor.fetchone()[0])
+
+
+def _within(cursor, sql: str, key: str, timeout: float) -> bool:
+    """The lock waited for under a lock_timeout of `timeout` seconds, in a savepoint (the timeout's error leaves the
+    transaction usable), the session's own lock_timeout put back after."""
+    cursor.execute("SELECT current_setting('lock_timeout')")
+    before = cursor.fetchone()[0]
+    try:
+        with transaction.atomic():
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{max(1, int(timeout * 1000))}ms"])
+            cursor.execute(sql, [key])
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available: anything else is an error
+            raise
+        return False
+    finally:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+    return True

@@ -29,7 +29,8 @@ PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404)
 
 def problem_headers_hook(result: dict, generator, request, public: bool) -> dict:
     """Say what every operation can answer but no view lists one by one: a `415` wherever a body is read (a media
-    type or charset the parsers refuse), and the `Retry-After` header of every `429` and `503`."""
+    type or charset the parsers refuse), and the `Retry-After` header of every `429` and `503`; name file paths
+    without their optional trailing slash."""
     retry_after = {
         "description": "Seconds to wait before the next call with this API key.",
         "schema": {"type": "integer", "minimum": 1},
@@ -38,6 +39,10 @@ def problem_headers_hook(result: dict, generator, request, public: bool) -> dict
         "description": "A media type the operation does not read, or a charset other than UTF-8.",
         "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
     }
+    # a file's path (`….csv`, `….pdf`) takes a trailing slash too (API.md: both forms work); the schema names it
+    # as API.md does, without
+    result["paths"] = {(path[:-1] if path.endswith((".csv/", ".pdf/")) else path): operations
+                       for path, operations in result.get("paths", {}).items()}  # fmt: skip
     for operations in result.get("paths", {}).values():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
@@ -72,12 +74,46 @@ def _money(amount: int, currency: str) -> str:
     return Money(amount, currency).format(translation.get_language() or "ja")
 
 
+class PeriodFilter(admin.SimpleListFilter):
+    """A month to pick: the periods the user's rows have, newest first (`YYYY-MM`; `YYYY-MM-01` accepted too)."""
+
+    title = _("period")
+    parameter_name = "period"
+
+    def periods(self, request, model_admin):
+        return model_admin.get_queryset(request).values_list("period", flat=True)
+
+    def lookups(self, request, model_admin):
+        periods = self.periods(request, model_admin).order_by("-period").distinct()[:120]
+        return [(f"{period:%Y-%m}", f"{period:%Y-%m}") for period in periods]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            period = dt.date.fromisoformat(self.value() if len(self.value()) > 7 else f"{self.value()}-01")
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(period=period) if period.day == 1 else queryset.none()
+
+
+class LinePeriodFilter(PeriodFilter):
+    """The periods of the user's statements (a few rows a month), not a scan of every line."""
+
+    def periods(self, request, model_admin):
+        statements = Statement.objects.all()
+        access = access_of(request)
+        if not access.is_staff:
+            statements = statements.filter(rights_holder_id__in=access.holder_ids)
+        return statements.values_list("period", flat=True)
+
+
 @admin.register(StatementRun)
 class StatementRunAdmin(RecordsAdmin):
     list_display = ["period_label", "status", "progress", "lines_written", "created_at", "finished_at",
                     "finalized_at"]  # fmt: skip
-    list_filter = ["status", "period"]
-    readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "unallocated",
+    list_filter = ["status", PeriodFilter]
+    readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "unallocated_label",
                        "parts_dealt", "error", "requested_by", "created_at", "started_at", "finished_at",
                        "finalized_at"]  # fmt: skip
     actions = ["compute_again", "finalize"]
@@ -100,6 +136,11 @@ class StatementRunAdmin(RecordsAdmin):
         counts = " + ".join(str(len(ids)) for ids in obj.parts)
         return ngettext("%(parts)d part: %(counts)s agreements", "%(parts)d parts: %(counts)s agreements",
                         len(obj.parts)) % {"parts": len(obj.parts), "counts": counts}  # fmt: skip
+
+    @admin.display(description=_("unallocated"))
+    def unallocated_label(self, obj: StatementRun) -> str:
+        """Royalties of works without rights holders, per currency: billed, paid to no one yet."""
+        return ", ".join(_money(int(amount), currency) for currency, amount in sorted(obj.unallocated.items())) or "-"
 
     @admin.display(description=_("progress"))
     def progress(self, obj: StatementRun) -> str:
@@ -190,8 +231,25 @@ class StatementLicenseeFilter(LicenseeFilter):
         return Exists(lines)
 
 
+LINES_SHOWN = 100  # a statement's page shows its first lines; the lines list has them all, paginated
+
+
+class FirstLines(BaseInlineFormSet):
+    """The statement's first LINES_SHOWN lines (a publisher's runs to many thousands a month), each with the AI
+    models behind it, read for them all in one query."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_lines"):
+            self._lines = list(super().get_queryset()[:LINES_SHOWN])
+            behind = models_behind(self.instance, self._lines)
+            for line in self._lines:
+                line.models_behind = behind.get(line.pk, [])
+        return self._lines
+
+
 class StatementLineInline(admin.TabularInline):
     model = StatementLine
+    formset = FirstLines
     fields = ["licensee", "agreement", "work", "use", "basis", "adjusted_period", "quantity", "gross_amount",
               "commission_amount", "net_amount", "models"]  # fmt: skip
     readonly_fields = fields
@@ -230,16 +288,46 @@ class StatementLineInline(admin.TabularInline):
 
     @admin.display(description=_("AI models"))
     def models(self, line) -> str:
-        """The models that produced the line: those the AI company reported for the work under the agreement."""
-        period = line.adjusted_period or line.statement.period
-        return ", ".join(models_for(line.agreement_id, line.work_id, period))
+        """The models that produced the line (models_behind)."""
+        return ", ".join(getattr(line, "models_behind", []))
 
 
-def models_for(agreement_id, work_id, period) -> list[str]:
+MODELS_SHOWN = 20  # per line
+
+
+def models_behind(statement: Statement, lines: list[StatementLine]) -> dict[int, list[str]]:
+    """Line id → the models the AI company reported for what the line bills, in one query for all the lines: a
+    usage line, the period's own (not late) events of its agreement, work and use; an adjustment, the late events
+    of its month that the statement's run adjusted (its late reports); a flat fee or guarantee top-up (no use), the
+    period's events of its agreement and work, whatever the use."""
     from licensing.models import UsageEvent
 
-    return sorted(set(UsageEvent.objects.filter(period=period, agreement_id=agreement_id, work_id=work_id)
-                      .values_list("model", flat=True).distinct()[:20]))  # fmt: skip
+    own, late = Q(), Q()
+    for line in lines:
+        key = Q(agreement_id=line.agreement_id, work_id=line.work_id)
+        if line.adjusted_period is not None:
+            late |= key & Q(period=line.adjusted_period, use=line.use)
+        else:
+            own |= key & (Q(use=line.use) if line.use else Q())
+    conditions = Q()
+    if own:
+        conditions |= own & Q(period=statement.period, late=False)
+    if late:
+        conditions |= late & Q(late=True, report_id__in=list(statement.run.late_reports or []))
+    if not conditions:
+        return {}
+    found: dict[tuple, set] = {}
+    rows = UsageEvent.objects.filter(conditions).values_list("period", "agreement_id", "work_id", "use", "late",
+                                                             "model").distinct()  # fmt: skip
+    for period, agreement_id, work_id, use, is_late, model in rows:
+        for key in ((period, agreement_id, work_id, use, is_late), (period, agreement_id, work_id, "", is_late)):
+            found.setdefault(key, set()).add(model)
+    result = {}
+    for line in lines:
+        period = line.adjusted_period or statement.period
+        models = found.get((period, line.agreement_id, line.work_id, line.use, line.adjusted_period is not None))
+        result[line.pk] = sorted(models or ())[:MODELS_SHOWN]
+    return result
 
 
 class Downloads:
@@ -270,17 +358,43 @@ class StatementAdmin(Downloads, HolderScoped):
     list_display = ["rights_holder", "period_label", "currency", "status", "gross_amount", "net_amount",
                     "payable_amount", "carried_out", "downloads"]  # fmt: skip
     list_filter = [
-        "status", "period", "currency", "carried_out", StatementLicenseeFilter,
+        "status", PeriodFilter, "currency", "carried_out", StatementLicenseeFilter,
         text_filter("holder", _("rights holder"), ("rights_holder__name__icontains",
                                                    "rights_holder__name_kana__icontains")),
         text_filter("work", _("work"), ("lines__work__title__icontains", "lines__work__isbn"), many=True),
     ]  # fmt: skip
     search_fields = ["rights_holder__name", "rights_holder__name_kana"]
     list_select_related = ["rights_holder"]
-    readonly_fields = ["rights_holder", "period", "currency", "status", "gross", "commission", "net_royalties",
-                       "consumption_tax", "withholding_tax", "carried_forward", "payable", "carried_out",
-                       "registration_number", "finalized_at", "paid_at", "downloads"]  # fmt: skip
+    readonly_fields = ["rights_holder", "period", "currency", "status", "gross_amount", "commission_amount",
+                       "net_amount", "consumption_tax_amount", "withholding_tax_amount", "carried_forward_amount",
+                       "payable_amount", "carried_out", "registration_number", "finalized_at", "paid_at", "downloads",
+                       "all_lines"]  # fmt: skip
     inlines = [StatementLineInline]
+
+    @admin.display(description=_("lines"))
+    def all_lines(self, obj) -> str:
+        count = obj.lines.count()
+        shown = ngettext("%(count)s line", "%(count)s lines", count) % {"count": f"{count:,}"}
+        if count > LINES_SHOWN:
+            shown += " " + _("(the first %(shown)s below)") % {"shown": LINES_SHOWN}
+        url = reverse("admin:payouts_statementline_changelist") + f"?statement__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, shown)
+
+    @admin.display(description=_("commission"), ordering="commission")
+    def commission_amount(self, obj) -> str:
+        return _money(obj.commission, obj.currency)
+
+    @admin.display(description=_("consumption tax"), ordering="consumption_tax")
+    def consumption_tax_amount(self, obj) -> str:
+        return _money(obj.consumption_tax, obj.currency)
+
+    @admin.display(description=_("withholding tax"), ordering="withholding_tax")
+    def withholding_tax_amount(self, obj) -> str:
+        return _money(obj.withholding_tax, obj.currency)
+
+    @admin.display(description=_("carried forward"), ordering="carried_forward")
+    def carried_forward_amount(self, obj) -> str:
+        return _money(obj.carried_forward, obj.currency)
 
     @admin.display(description=_("period"), ordering="period")
     def period_label(self, obj) -> str:
@@ -304,9 +418,10 @@ class StatementLineAdmin(HolderScoped):
     """Every line, filterable by period, rights holder, AI company and work."""
 
     holder_field = "statement__rights_holder_id"
-    list_display = ["statement", "licensee", "work", "use", "basis", "quantity", "gross", "commission", "net"]
+    list_display = ["statement", "licensee", "work", "use", "basis", "quantity", "gross_amount", "commission_amount",
+                    "net_amount"]  # fmt: skip
     list_filter = [
-        "basis", "period", "statement__status", LicenseeFilter,
+        "basis", LinePeriodFilter, "statement__status", LicenseeFilter,
         text_filter("holder", _("rights holder"), ("statement__rights_holder__name__icontains",
                                                    "statement__rights_holder__name_kana__icontains")),
         text_filter("work", _("work"), ("work__title__icontains", "work__isbn")),
@@ -315,17 +430,41 @@ class StatementLineAdmin(HolderScoped):
     list_select_related = ["statement__rights_holder", "licensee", "work"]
     autocomplete_fields = []
 
+    @admin.display(description=_("gross"), ordering="gross")
+    def gross_amount(self, line):
+        return _money(line.gross, line.statement.currency)
+
+    @admin.display(description=_("commission"), ordering="commission")
+    def commission_amount(self, line):
+        return _money(line.commission, line.statement.currency)
+
+    @admin.display(description=_("net"), ordering="net")
+    def net_amount(self, line):
+        return _money(line.net, line.statement.currency)
+
 
 @admin.register(Invoice)
 class InvoiceAdmin(Downloads, RecordsAdmin):
     document = "invoice"
-    list_display = ["licensee", "agreement", "period_label", "currency", "status", "royalties", "advance_recouped",
-                    "amount_due", "downloads"]  # fmt: skip
-    list_filter = ["status", "period", "currency"]
+    list_display = ["licensee", "agreement", "period_label", "currency", "status", "royalties_amount",
+                    "advance_recouped_amount", "amount_due_amount", "downloads"]  # fmt: skip
+    list_filter = ["status", PeriodFilter, "currency"]
     search_fields = ["licensee__name", "agreement__reference"]
     list_select_related = ["licensee", "agreement"]
-    readonly_fields = ["licensee", "agreement", "period", "currency", "status", "royalties", "advance_recouped",
-                       "amount_due", "finalized_at", "downloads"]  # fmt: skip
+    readonly_fields = ["licensee", "agreement", "period", "currency", "status", "royalties_amount",
+                       "advance_recouped_amount", "amount_due_amount", "finalized_at", "downloads"]  # fmt: skip
+
+    @admin.display(description=_("royalties"), ordering="royalties")
+    def royalties_amount(self, obj) -> str:
+        return _money(obj.royalties, obj.currency)
+
+    @admin.display(description=_("advance recouped"), ordering="advance_recouped")
+    def advance_recouped_amount(self, obj) -> str:
+        return _money(obj.advance_recouped, obj.currency)
+
+    @admin.display(description=_("amount due"), ordering="amount_due")
+    def amount_due_amount(self, obj) -> str:
+        return _money(obj.amount_due, obj.currency)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return access_of(request).is_staff

@@ -17,7 +17,7 @@ from ledger.services import Entry, account_get_or_create, accounts_get_or_create
 from licensing.models import PeriodStatus, ReportingPeriod, Term, UsageReport
 from licensing.usage import USAGE_CLOSE_LOCK
 
-from .engine import RunRefused, last_day, later_runs, period_lock_key, refuse_closed, usage_mark
+from .engine import PeriodBusy, RunRefused, last_day, later_runs, period_lock_key, refuse_closed, usage_mark
 from .models import Invoice, RoyaltyStage, RunStatus, Statement, StatementRun, StatementStatus
 
 
@@ -36,7 +36,13 @@ def statement_run_finalize(*, run: StatementRun) -> StatementRun:
     becomes final. Idempotent: a second call, a duplicate delivery or a retry after a crash posts nothing twice
     (each posting has the idempotency key of its statement or invoice, and a finalized run is left as it is)."""
     with transaction.atomic():
-        xact_lock(period_lock_key(run.period))  # waits for a run of the same period computing right now
+        # a run of the same period computing right now, or another finalizing: waited for, up to a bound (a run
+        # takes minutes: the request gets its answer, not the web worker's timeout)
+        if not xact_lock(period_lock_key(run.period), timeout=settings.FINALIZE_WAIT_SECONDS / 2):
+            raise PeriodBusy(
+                _("%(period)s is being computed or made final right now: finalize when that is done.")
+                % {"period": f"{run.period:%Y-%m}"}
+            )
         run = StatementRun.objects.select_for_update().get(pk=run.pk)
         if run.finalized_at is not None:
             return run

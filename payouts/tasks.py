@@ -123,8 +123,10 @@ def assemble_statement_run(self, run_id: str) -> None:
 
 @shared_task(name="payouts.monthly_statements")
 def monthly_statements() -> str | None:
-    """Scheduled on the 1st at 03:00 Asia/Tokyo (django-celery-beat, editable in the admin): the previous month."""
-    today = timezone.localdate()
+    """Scheduled on the 1st at 03:00 Asia/Tokyo (django-celery-beat, editable in the admin): the previous month, as
+    the schedule's own time zone counts it (with DJANGO_TIME_ZONE=UTC, 03:00 in Tokyo on the 1st is still the last
+    day of the month before in UTC)."""
+    today = timezone.localdate(timezone=_schedule_zone())
     period = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     try:
         run = statement_run_create(period=period)
@@ -133,3 +135,12 @@ def monthly_statements() -> str | None:
         return None
     compute_statement_run.delay(str(run.pk))
     return str(run.pk)
+
+
+def _schedule_zone():
+    """The time zone of the monthly schedule's crontab (Asia/Tokyo as installed), or the service's."""
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.filter(task="payouts.monthly_statements", crontab__isnull=False)
+    crontab = task.select_related("crontab").order_by("pk").first()
+    return crontab.crontab.timezone if crontab is not None else timezone.get_current_timezone()

@@ -117,6 +117,11 @@ def test_downloads_follow_the_same_visibility(world, clients):  # noqa: F811
     invoice = world["agreement"].invoices.get()
     assert clients["licensee"].get(f"/api/v1/invoices/{invoice.pk}.pdf").content[:4] == b"%PDF"
     assert clients["other_licensee"].get(f"/api/v1/invoices/{invoice.pk}.csv").status_code == 404
+    # a trailing slash works too (API.md), with the same visibility
+    slashed = clients["a"].get(f"/api/v1/statements/{mine.pk}.csv/", HTTP_ACCEPT="text/csv")
+    assert (slashed.status_code, slashed.content) == (200, csv.content)
+    assert clients["a"].get(f"/api/v1/statements/{other.pk}.pdf/").status_code == 404
+    assert clients["licensee"].get(f"/api/v1/invoices/{invoice.pk}.pdf/").content[:4] == b"%PDF"
 
 
 def test_a_period_that_is_not_a_string_is_a_400(clients):

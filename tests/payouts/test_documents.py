@@ -144,6 +144,17 @@ def test_statement_pdf_states_the_registration_number_period_and_tax_by_rate(jpy
         assert in_pdf(text, pdf), text
 
 
+def test_statement_pdf_states_the_withholding_tax_and_the_payable_after_it(world):
+    """An individual's statement: 1,500,000 net, 204,200 withheld (RULES.md 6), 1,295,800 payable."""
+    statement = make_statement(world, "JPY", [("training", "per_unit", 1, 1_666_667, 166_667)],
+                               withholding_tax=204_200)  # fmt: skip
+    assert (statement.net_royalties, statement.payable) == (1_500_000, 1_295_800)
+    pdf = statement_pdf(statement)
+    for text in ("Withholding tax", "204,200", "1,295,800", "1,500,000"):
+        assert in_pdf(text, pdf), text
+    assert not in_pdf("204,201", pdf)
+
+
 def test_statement_pdf_without_registration_number_has_no_tax_by_rate(world):
     pdf = statement_pdf(make_statement(world, "JPY", [("training", "per_unit", 1, 1000, 100)]))
     assert not in_pdf(REGISTRATION, pdf)

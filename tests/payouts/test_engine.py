@@ -210,6 +210,48 @@ def test_finalizing_posts_every_statement_and_invoice_once(world):
         run(OCTOBER)  # final now
 
 
+def test_postgresql_refuses_changing_final_statements_invoices_and_their_lines(world):
+    """Raw SQL, as any writer outside the engine: a final statement's figures, its lines and a final invoice with
+    its lines can be neither changed, deleted nor added to (paying a final statement, and its transfer coming back,
+    are test_batches.py's)."""
+    from django.db import IntegrityError, transaction
+
+    from payouts.services import statement_run_finalize
+
+    october_usage(world)
+    statement_run_finalize(run=run(OCTOBER))
+    statement = Statement.objects.get(rights_holder=world["a"])
+    invoice = Invoice.objects.get()
+    before = (figures(statement), list(statement.lines.values_list("gross", "commission", "net")),
+              invoice.amount_due, list(invoice.lines.values_list("amount", flat=True)))  # fmt: skip
+    refused = [
+        "UPDATE payouts_statement SET payable = payable + 1 WHERE id = %(s)s",
+        "UPDATE payouts_statement SET status = 'draft' WHERE id = %(s)s",
+        "UPDATE payouts_statement SET run_id = (SELECT id FROM payouts_statementrun LIMIT 1), gross = 0 "
+        "WHERE id = %(s)s",
+        "DELETE FROM payouts_statement WHERE id = %(s)s",
+        "UPDATE payouts_statementline SET gross = gross + 1, net = net + 1 WHERE statement_id = %(s)s",
+        "DELETE FROM payouts_statementline WHERE statement_id = %(s)s",
+        "INSERT INTO payouts_statementline (period, statement_id, licensee_id, agreement_id, work_id, use, basis, "
+        "quantity, gross, commission, net) SELECT period, statement_id, licensee_id, agreement_id, work_id, use, "
+        "basis, 1, 1, 0, 1 FROM payouts_statementline WHERE statement_id = %(s)s LIMIT 1",
+        "UPDATE payouts_invoice SET amount_due = amount_due - 1 WHERE id = %(i)s",
+        "UPDATE payouts_invoice SET status = 'draft' WHERE id = %(i)s",
+        "DELETE FROM payouts_invoice WHERE id = %(i)s",
+        "UPDATE payouts_invoiceline SET amount = amount + 1 WHERE invoice_id = %(i)s",
+        "DELETE FROM payouts_invoiceline WHERE invoice_id = %(i)s",
+        "INSERT INTO payouts_invoiceline (invoice_id, basis, use, quantity, amount) "
+        "VALUES (%(i)s, 'per_unit', 'training', 1, 1)",
+    ]
+    for statement_sql in refused:
+        with pytest.raises(IntegrityError, match="never"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement_sql, {"s": statement.pk, "i": invoice.pk})
+    statement.refresh_from_db()
+    invoice.refresh_from_db()
+    assert before == (figures(statement), list(statement.lines.values_list("gross", "commission", "net")),
+                      invoice.amount_due, list(invoice.lines.values_list("amount", flat=True)))  # fmt: skip
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_committed_run_reports_its_progress_on_its_own_connection_and_finishes(world):
     """The progress is written on a second connection while the run's transaction is open: it must never wait on
@@ -491,6 +533,22 @@ def test_the_monthly_schedule_computes_the_previous_month(world, monkeypatch, to
     run_id = tasks.monthly_statements()
     assert StatementRun.objects.get(pk=run_id).period == OCTOBER
     assert queued == [run_id]
+
+
+def test_the_monthly_schedule_takes_its_month_in_its_own_time_zone_whatever_the_service_s(world, settings,
+                                                                                          monkeypatch):  # fmt: skip
+    """03:30 on 1 December in Tokyo, when the schedule fires, is still 30 November in UTC: November is the month
+    before, not October."""
+    from zoneinfo import ZoneInfo
+
+    from payouts import tasks
+
+    settings.TIME_ZONE = "UTC"
+    fired = dt.datetime(2026, 12, 1, 3, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
+    monkeypatch.setattr(timezone, "now", lambda: fired)
+    monkeypatch.setattr(tasks.compute_statement_run, "delay", lambda run_id: None)
+    assert timezone.localdate() == dt.date(2026, 11, 30)  # the service's day: UTC
+    assert StatementRun.objects.get(pk=tasks.monthly_statements()).period == NOVEMBER
 
 
 def test_an_advance_received_then_recouped_leaves_the_advance_account_at_zero(world, client, staff_user):

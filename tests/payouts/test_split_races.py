@@ -112,3 +112,45 @@ def test_the_callback_delivered_again_while_the_first_assembles_waits_and_finds_
     split.refresh_from_db()
     assert (split.status, split.error) == ("done", "")
     assert RoyaltyStage.objects.filter(run=split).count() == 3  # untouched: the second did nothing
+
+
+def test_finalizing_while_the_month_is_held_answers_409_in_bounded_time_and_changes_nothing(
+    world,  # noqa: F811
+    staff_client,
+    settings,
+):
+    """A run of the month computing (here: its lock held by another session) makes finalizing wait at most half of
+    FINALIZE_WAIT_SECONDS, then answer 409 problem+json: never a request left hanging until the web worker's
+    timeout. Once the month is free, the same call finalizes."""
+    import psycopg
+    from django.db import connection as django_connection
+
+    settings.FINALIZE_WAIT_SECONDS = 1.0
+    october_usage(world)
+    done = run(OCTOBER)
+    params = django_connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k not in ("cursor_factory", "context")}) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [engine.period_lock_key(OCTOBER)])
+        answers: list = []
+
+        def finalize() -> None:
+            try:
+                started = time.monotonic()
+                answers.append(staff_client.post(f"/api/v1/statement-runs/{done.pk}/finalize"))
+                answers.append(time.monotonic() - started)
+            finally:
+                connections.close_all()  # this thread's own
+
+        request = threading.Thread(target=finalize, daemon=True)
+        request.start()
+        request.join(timeout=10)
+        assert not request.is_alive(), "finalizing still waits for the month after 10 s"
+        response, waited = answers
+        assert response.status_code == 409, response.content
+        assert response["Content-Type"].startswith("application/problem+json")
+        assert "2026-10" in response.json()["detail"]
+        assert 0.4 <= waited < 5
+        assert set(Statement.objects.values_list("status", flat=True)) == {"draft"}
+    response = staff_client.post(f"/api/v1/statement-runs/{done.pk}/finalize")  # the month free again
+    assert response.status_code == 200, response.content
+    assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
