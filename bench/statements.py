@@ -22,6 +22,10 @@ Measured, in this process, on Django's connection:
   the period, its groups counted and summed (so that nothing is left out), twice with the planner's plan and twice
   with a sequential scan (index scans off: the planner may walk the index instead, 2-3 times slower at 10M
   events), the fastest kept;
+- the rules' floor (RULES_FLOOR): the statements' totals alone, in one query that writes nothing (the same GROUP
+  BY, each line priced and rounded, per_work pairs, the largest-remainder split, a sum per holder), with the
+  planner's plan and with sorts off, then the faster again, the fastest kept; checked equal, holder count, gross
+  and commission, to the run's statements (a check that fails is a PROBLEM, as below);
 - ours: `statement_run_compute(run=StatementRun.objects.create(period=…))`, the whole run, with every SQL statement
   of the run timed (connection.execute_wrapper, and the COMMIT, where the deferred foreign keys are checked), the
   process's resident memory (sampled every 10 ms, and ru_maxrss), the PostgreSQL backend's CPU time and temporary
@@ -34,7 +38,8 @@ Then checked, against a recomputation from the raw events written here (the term
 shares from the catalogue built here, not from the engine's SQL): statement gross = invoice royalties = line gross
 = the recomputed royalties, per agreement and in all; commissions; statements and lines written; after each run.
 
-Exit status 1 when a check fails (or on an error), not when the target (ours ÷ GROUP BY ≤ 1.5) is missed.
+Exit status 1 when a check fails (the rules' floor's included) or on an error, not when the target (ours ÷ GROUP
+BY ≤ 1.5) is missed.
 Options: --events 10000000, --works 100000, --holders 10000, --agreements 50, --no-explain (skip the EXPLAIN
 ANALYZE of the lower bound printed at the end), --no-tracemalloc (skip the
 traced rerun), --parts N (then the period again as STATEMENT_RUN_PARTS = N runs it: the agreements dealt to N
@@ -121,7 +126,9 @@ SELECT count(*), sum(g.quantity), sum(g.revenue) FROM (
 # remainder (payouts_split_part, the cheapest split measured; a work held whole takes its lines as they are); summed
 # per rights holder: the statements' totals, which the run's must equal. No line, statement or invoice is stored,
 # no tax, no index: whatever an engine stores or computes beyond this costs more. Terms and shares are this file's
-# (bench_terms, bench_holders), not the engine's.
+# (bench_terms, bench_holders), not the engine's. It is the same work as the run's only for this benchmark's month:
+# one period (every per_work pair new), one currency (a holder, one statement), no flat fee or guarantee, and it is
+# one way to write it: the fastest of those tried (per line with a CASE for whole works: slower), not a proof.
 RULES_FLOOR = """
 WITH prices AS MATERIALIZED (
     SELECT agreement_id, use, sum(rate) FILTER (WHERE type = 'per_unit') AS unit,
@@ -478,27 +485,37 @@ def _lower_bound() -> Floor:
 
 @dataclass
 class RulesFloor:
-    seconds: float  # the faster of two tries
+    seconds: float  # the fastest try
+    plan: str  # of RULES_FLOOR_PLANS
     holders: int  # rights holders paid: the run's statements (one currency)
     gross: int
     commission: int
 
 
-def _rules_floor(plan: str) -> RulesFloor:
-    """RULES_FLOOR on Django's connection, with the lower bound's faster plan settings and sorts off (a hash
-    aggregation per holder, not a sort of every part), twice, the faster kept."""
+# The rules' floor's plans: the planner's own (with the run's work_mem), and with sorts off (the planner may sort every
+# part for a GroupAggregate per holder, or the month's groups, where a hash aggregation is faster at 10M events).
+RULES_FLOOR_PLANS = {"planner's plan": [], "sorts off": ["SET LOCAL enable_sort = off"]}
+
+
+def _rules_floor() -> RulesFloor:
+    """RULES_FLOOR on Django's connection, once with each plan of RULES_FLOOR_PLANS, then the faster again: the
+    fastest of the three kept."""
+    from django.conf import settings
     from django.db import connection, transaction
 
-    best, result = float("inf"), None
-    for _ in range(2):
+    def timed(plan: str) -> tuple[float, tuple]:
         with transaction.atomic(), connection.cursor() as cursor:
-            for setting in (*_floor_settings(plan), "SET LOCAL enable_sort = off"):
+            for setting in (f"SET LOCAL work_mem = '{settings.STATEMENT_RUN_WORK_MEM}'", *RULES_FLOOR_PLANS[plan]):
                 cursor.execute(setting)
             start = time.perf_counter()
             cursor.execute(RULES_FLOOR, {"period": PERIOD})
-            result = cursor.fetchone()
-            best = min(best, time.perf_counter() - start)
-    return RulesFloor(best, *(int(value) for value in result))
+            return time.perf_counter() - start, cursor.fetchone()
+
+    tries = {plan: timed(plan) for plan in RULES_FLOOR_PLANS}
+    faster = min(tries, key=lambda plan: tries[plan][0])
+    again = timed(faster)
+    seconds, result = min(again, tries[faster], key=lambda t: t[0])
+    return RulesFloor(seconds, faster, *(int(value) for value in result))
 
 
 def _floor_problems(rules: RulesFloor, run_id) -> list[str]:
@@ -859,7 +876,7 @@ def _run(args) -> int:
         flush=True,
     )
     loads["rules' floor"] = [os.getloadavg()[0]]
-    rules = _rules_floor(floor.plan)
+    rules = _rules_floor()
     loads["rules' floor"].append(os.getloadavg()[0])
     print(f"  the rules' floor (the statements' totals in one query, nothing written): {rules.seconds:.2f} s",
           flush=True)  # fmt: skip
@@ -867,10 +884,12 @@ def _run(args) -> int:
     ours = _ours(trace=False)
     loads["ours"].append(os.getloadavg()[0])
     check = traced = rerun_check = None
+    floor_problems: list[str] = []
     if ours.error:
         print(f"  ours (statement_run_compute): FAILED after {ours.seconds:.2f} s: {ours.error}", flush=True)
     else:
         print(f"  ours (statement_run_compute): {ours.seconds:.2f} s", flush=True)
+        floor_problems = _floor_problems(rules, ours.run.pk)  # before a rerun takes the statements over
         check = _check(ours.run.pk)
         print(f"  checked in {check.seconds:.1f} s: {'MISMATCH' if check.problems else 'OK'}", flush=True)
         if not args.no_tracemalloc:
@@ -904,7 +923,7 @@ def _run(args) -> int:
         verdict = f"{ratio:.2f}  (target ≤ {TARGET:g}: {'met' if ratio <= TARGET else 'NOT met'})"
         ours_cell = f"{ours.seconds:>9.2f}"
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(world.kinds.items()))
-    floor_label = "the rules' floor: the statements' totals in one query, nothing written (best of 2)"
+    floor_label = f"the rules' floor: the statements' totals in one query, nothing written ({rules.plan})"
     reach = "above" if rules.seconds / floor.seconds <= TARGET else "below"
     lines = [
         "",
@@ -929,8 +948,8 @@ def _run(args) -> int:
         f"{'ours (statement_run_compute, in process)':80}{ours_cell}",
         f"ours ÷ GROUP BY = {verdict}",
         f"{floor_label:80}{rules.seconds:>9.2f}",
-        f"the rules' floor ÷ GROUP BY = {rules.seconds / floor.seconds:.2f}  (the statements' totals alone, in the "
-        f"fastest form measured: the target {TARGET:g} is {reach} it)",
+        f"the rules' floor ÷ GROUP BY = {rules.seconds / floor.seconds:.2f}  (the statements' totals alone, nothing "
+        f"stored: the target {TARGET:g} is {reach} it)",
         f"ours ÷ the rules' floor = {ours.seconds / rules.seconds:.2f}  (what storing the lines, statements, "
         "invoices and taxes costs on top)",
         *([] if split is None else [
@@ -972,7 +991,7 @@ def _run(args) -> int:
     print("\n".join(lines), flush=True)
     problems = [f"the run failed: {ours.error}"] if ours.error else []
     problems += check.problems if check else []
-    problems += [] if ours.error else _floor_problems(rules, ours.run.pk)
+    problems += floor_problems
     problems += [f"the rerun failed: {traced.error}"] if traced and traced.error else []
     problems += rerun_check.problems if rerun_check else []
     problems += [f"the split run failed: {split.error}"] if split and split.error else []

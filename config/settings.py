@@ -304,7 +304,7 @@ STATEMENT_RUN_BUSY_RETRIES = env_int("STATEMENT_RUN_BUSY_RETRIES", 24)
 # builds stay in memory): per run, not per connection of the service
 STATEMENT_RUN_WORK_MEM = env_str("STATEMENT_RUN_WORK_MEM", "256MB")
 # how long finalizing a period waits for the usage reports being stored, in seconds (and at most half of it, before
-# that, for a run of the period under way or another finalize: then a 409, never a request left to time out)
+# that, for a run of the period under way or another finalize: then a 409, rather than waiting for the run)
 FINALIZE_WAIT_SECONDS = float(env_str("FINALIZE_WAIT_SECONDS", "60"))
 
 # Licensee API limits (API.md): bodies, events, clearance batch, background threshold, rates per key.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
@@ -74,6 +75,19 @@ def _money(amount: int, currency: str) -> str:
     return Money(amount, currency).format(translation.get_language() or "ja")
 
 
+def money_column(field: str, description, *, currency: str = "currency"):
+    """An admin column (or read-only field) showing the amount `field` in its row's currency, read at the dotted
+    path `currency` (a line's is its statement's: "statement.currency")."""
+
+    def column(self, obj) -> str:
+        owner = obj
+        for name in currency.split("."):
+            owner = getattr(owner, name)
+        return _money(getattr(obj, field), owner)
+
+    return admin.display(description=description, ordering=field)(column)
+
+
 class PeriodFilter(admin.SimpleListFilter):
     """A month to pick: the periods the user's rows have, newest first (`YYYY-MM`; `YYYY-MM-01` accepted too)."""
 
@@ -90,11 +104,10 @@ class PeriodFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        try:
-            period = dt.date.fromisoformat(self.value() if len(self.value()) > 7 else f"{self.value()}-01")
-        except ValueError:
+        match = re.fullmatch(r"(\d{4})-(\d{2})(-01)?", self.value())
+        if match is None or not 1 <= int(match[2]) <= 12:
             return queryset.none()
-        return queryset.filter(period=period) if period.day == 1 else queryset.none()
+        return queryset.filter(period=dt.date(int(match[1]), int(match[2]), 1))
 
 
 class LinePeriodFilter(PeriodFilter):
@@ -274,17 +287,9 @@ class StatementLineInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description=_("gross"))
-    def gross_amount(self, line):
-        return _money(line.gross, line.statement.currency)
-
-    @admin.display(description=_("commission"))
-    def commission_amount(self, line):
-        return _money(line.commission, line.statement.currency)
-
-    @admin.display(description=_("net"))
-    def net_amount(self, line):
-        return _money(line.net, line.statement.currency)
+    gross_amount = money_column("gross", _("gross"), currency="statement.currency")
+    commission_amount = money_column("commission", _("commission"), currency="statement.currency")
+    net_amount = money_column("net", _("net"), currency="statement.currency")
 
     @admin.display(description=_("AI models"))
     def models(self, line) -> str:
@@ -297,7 +302,8 @@ MODELS_SHOWN = 20  # per line
 
 def models_behind(statement: Statement, lines: list[StatementLine]) -> dict[int, list[str]]:
     """Line id → the models the AI company reported for what the line bills, in one query for all the lines: a
-    usage line, the period's own (not late) events of its agreement, work and use; an adjustment, the late events
+    usage line, the period's own (not late) events of its agreement, work and use (revenue_share: those with revenue
+    reported); an adjustment, the late events
     of its month that the statement's run adjusted (its late reports); a flat fee or guarantee top-up (no use), the
     period's events of its agreement and work, whatever the use."""
     from licensing.models import UsageEvent
@@ -317,16 +323,22 @@ def models_behind(statement: Statement, lines: list[StatementLine]) -> dict[int,
     if not conditions:
         return {}
     found: dict[tuple, set] = {}
-    rows = UsageEvent.objects.filter(conditions).values_list("period", "agreement_id", "work_id", "use", "late",
-                                                             "model").distinct()  # fmt: skip
-    for period, agreement_id, work_id, use, is_late, model in rows:
-        for key in ((period, agreement_id, work_id, use, is_late), (period, agreement_id, work_id, "", is_late)):
-            found.setdefault(key, set()).add(model)
+    rows = (
+        UsageEvent.objects.filter(conditions)
+        .annotate(with_revenue=ExpressionWrapper(Q(revenue_amount__isnull=False), output_field=BooleanField()))
+        .values_list("period", "agreement_id", "work_id", "use", "late", "with_revenue", "model")
+        .distinct()
+    )  # fmt: skip
+    for period, agreement_id, work_id, use, is_late, with_revenue, model in rows:
+        for key_use in (use, ""):  # its use's lines, and the fixed terms' (no use)
+            for revenue_only in (False, True) if with_revenue else (False,):
+                found.setdefault((period, agreement_id, work_id, key_use, is_late, revenue_only), set()).add(model)
     result = {}
     for line in lines:
         period = line.adjusted_period or statement.period
-        models = found.get((period, line.agreement_id, line.work_id, line.use, line.adjusted_period is not None))
-        result[line.pk] = sorted(models or ())[:MODELS_SHOWN]
+        key = (period, line.agreement_id, line.work_id, line.use, line.adjusted_period is not None,
+               line.basis == "revenue_share")  # fmt: skip
+        result[line.pk] = sorted(found.get(key, ()))[:MODELS_SHOWN]
     return result
 
 
@@ -380,37 +392,18 @@ class StatementAdmin(Downloads, HolderScoped):
         url = reverse("admin:payouts_statementline_changelist") + f"?statement__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, shown)
 
-    @admin.display(description=_("commission"), ordering="commission")
-    def commission_amount(self, obj) -> str:
-        return _money(obj.commission, obj.currency)
-
-    @admin.display(description=_("consumption tax"), ordering="consumption_tax")
-    def consumption_tax_amount(self, obj) -> str:
-        return _money(obj.consumption_tax, obj.currency)
-
-    @admin.display(description=_("withholding tax"), ordering="withholding_tax")
-    def withholding_tax_amount(self, obj) -> str:
-        return _money(obj.withholding_tax, obj.currency)
-
-    @admin.display(description=_("carried forward"), ordering="carried_forward")
-    def carried_forward_amount(self, obj) -> str:
-        return _money(obj.carried_forward, obj.currency)
+    commission_amount = money_column("commission", _("commission"))
+    consumption_tax_amount = money_column("consumption_tax", _("consumption tax"))
+    withholding_tax_amount = money_column("withholding_tax", _("withholding tax"))
+    carried_forward_amount = money_column("carried_forward", _("carried forward"))
 
     @admin.display(description=_("period"), ordering="period")
     def period_label(self, obj) -> str:
         return f"{obj.period:%Y-%m}"
 
-    @admin.display(description=_("gross"), ordering="gross")
-    def gross_amount(self, obj) -> str:
-        return _money(obj.gross, obj.currency)
-
-    @admin.display(description=_("net royalties"), ordering="net_royalties")
-    def net_amount(self, obj) -> str:
-        return _money(obj.net_royalties, obj.currency)
-
-    @admin.display(description=_("payable"), ordering="payable")
-    def payable_amount(self, obj) -> str:
-        return _money(obj.payable, obj.currency)
+    gross_amount = money_column("gross", _("gross"))
+    net_amount = money_column("net_royalties", _("net royalties"))
+    payable_amount = money_column("payable", _("payable"))
 
 
 @admin.register(StatementLine)
@@ -430,17 +423,9 @@ class StatementLineAdmin(HolderScoped):
     list_select_related = ["statement__rights_holder", "licensee", "work"]
     autocomplete_fields = []
 
-    @admin.display(description=_("gross"), ordering="gross")
-    def gross_amount(self, line):
-        return _money(line.gross, line.statement.currency)
-
-    @admin.display(description=_("commission"), ordering="commission")
-    def commission_amount(self, line):
-        return _money(line.commission, line.statement.currency)
-
-    @admin.display(description=_("net"), ordering="net")
-    def net_amount(self, line):
-        return _money(line.net, line.statement.currency)
+    gross_amount = money_column("gross", _("gross"), currency="statement.currency")
+    commission_amount = money_column("commission", _("commission"), currency="statement.currency")
+    net_amount = money_column("net", _("net"), currency="statement.currency")
 
 
 @admin.register(Invoice)
@@ -454,17 +439,9 @@ class InvoiceAdmin(Downloads, RecordsAdmin):
     readonly_fields = ["licensee", "agreement", "period", "currency", "status", "royalties_amount",
                        "advance_recouped_amount", "amount_due_amount", "finalized_at", "downloads"]  # fmt: skip
 
-    @admin.display(description=_("royalties"), ordering="royalties")
-    def royalties_amount(self, obj) -> str:
-        return _money(obj.royalties, obj.currency)
-
-    @admin.display(description=_("advance recouped"), ordering="advance_recouped")
-    def advance_recouped_amount(self, obj) -> str:
-        return _money(obj.advance_recouped, obj.currency)
-
-    @admin.display(description=_("amount due"), ordering="amount_due")
-    def amount_due_amount(self, obj) -> str:
-        return _money(obj.amount_due, obj.currency)
+    royalties_amount = money_column("royalties", _("royalties"))
+    advance_recouped_amount = money_column("advance_recouped", _("advance recouped"))
+    amount_due_amount = money_column("amount_due", _("amount due"))
 
     def has_view_permission(self, request, obj=None) -> bool:
         return access_of(request).is_staff

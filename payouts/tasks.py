@@ -141,6 +141,6 @@ def _schedule_zone():
     """The time zone of the monthly schedule's crontab (Asia/Tokyo as installed), or the service's."""
     from django_celery_beat.models import PeriodicTask
 
-    task = PeriodicTask.objects.filter(task="payouts.monthly_statements", crontab__isnull=False)
+    task = PeriodicTask.objects.filter(task="payouts.monthly_statements", crontab__isnull=False, enabled=True)
     crontab = task.select_related("crontab").order_by("pk").first()
     return crontab.crontab.timezone if crontab is not None else timezone.get_current_timezone()

@@ -1,3 +1,8 @@
+DROP TRIGGER IF EXISTS payouts_invoiceline_no_truncate ON payouts_invoiceline;
+DROP TRIGGER IF EXISTS payouts_statementline_no_truncate ON payouts_statementline;
+DROP TRIGGER IF EXISTS payouts_invoice_no_truncate ON payouts_invoice;
+DROP TRIGGER IF EXISTS payouts_statement_no_truncate ON payouts_statement;
+DROP FUNCTION IF EXISTS payouts_refuse_truncate();
 DROP TRIGGER IF EXISTS payouts_invoiceline_of_final ON payouts_invoiceline;
 DROP FUNCTION IF EXISTS payouts_invoiceline_of_final();
 DROP TRIGGER IF EXISTS payouts_statementline_of_final ON payouts_statementline;

@@ -1,5 +1,7 @@
 -- Final statements and invoices never change (RULES.md 8: corrections are reversals plus new postings), whatever
--- writes the rows: PostgreSQL refuses it, not only the engine's `WHERE status = 'draft'`.
+-- writes the rows: PostgreSQL refuses it, not only the engine's `WHERE status = 'draft'`. TRUNCATE, which passes
+-- by row triggers, is refused too (a test database opts out as for the ledger: ledger.allow_truncate, set by
+-- tests/conftest.py).
 
 -- a statement, once final: its amounts, holder, period and currency are fixed; it goes from final to paid (a payout
 -- batch pays it) and back (the transfer returned), never to draft; it is never deleted
@@ -14,11 +16,11 @@ BEGIN
     END IF;
     IF OLD.status <> 'draft' AND (
        NEW.status = 'draft'
-       OR (NEW.run_id, NEW.rights_holder_id, NEW.period, NEW.currency, NEW.gross, NEW.commission, NEW.net_royalties,
+       OR (NEW.id, NEW.run_id, NEW.rights_holder_id, NEW.period, NEW.currency, NEW.gross, NEW.commission, NEW.net_royalties,
            NEW.consumption_tax, NEW.withholding_tax, NEW.carried_forward, NEW.payable, NEW.carried_out,
            NEW.registration_number, NEW.finalized_at)
           IS DISTINCT FROM
-          (OLD.run_id, OLD.rights_holder_id, OLD.period, OLD.currency, OLD.gross, OLD.commission, OLD.net_royalties,
+          (OLD.id, OLD.run_id, OLD.rights_holder_id, OLD.period, OLD.currency, OLD.gross, OLD.commission, OLD.net_royalties,
            OLD.consumption_tax, OLD.withholding_tax, OLD.carried_forward, OLD.payable, OLD.carried_out,
            OLD.registration_number, OLD.finalized_at)) THEN
         RAISE EXCEPTION 'statement % is %: it never changes (only its payment: paid, or returned)', OLD.id, OLD.status
@@ -80,3 +82,21 @@ END
 $$;
 CREATE TRIGGER payouts_invoiceline_of_final BEFORE INSERT OR UPDATE OR DELETE ON payouts_invoiceline
     FOR EACH ROW EXECUTE FUNCTION payouts_invoiceline_of_final();
+
+CREATE FUNCTION payouts_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('ledger.allow_truncate', true), '') <> 'on' THEN
+        RAISE EXCEPTION 'TRUNCATE of % refused: final statements and invoices never change', TG_TABLE_NAME
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER payouts_statement_no_truncate BEFORE TRUNCATE ON payouts_statement
+    FOR EACH STATEMENT EXECUTE FUNCTION payouts_refuse_truncate();
+CREATE TRIGGER payouts_invoice_no_truncate BEFORE TRUNCATE ON payouts_invoice
+    FOR EACH STATEMENT EXECUTE FUNCTION payouts_refuse_truncate();
+CREATE TRIGGER payouts_statementline_no_truncate BEFORE TRUNCATE ON payouts_statementline
+    FOR EACH STATEMENT EXECUTE FUNCTION payouts_refuse_truncate();
+CREATE TRIGGER payouts_invoiceline_no_truncate BEFORE TRUNCATE ON payouts_invoiceline
+    FOR EACH STATEMENT EXECUTE FUNCTION payouts_refuse_truncate();

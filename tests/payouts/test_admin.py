@@ -73,7 +73,8 @@ def test_staff_filter_statements_and_lines_by_a_holder_or_work_typed_in(world, c
 
 
 def test_each_line_names_the_models_behind_its_own_use_and_the_late_ones_behind_an_adjustment(world):  # noqa: F811
-    """October: training by m1 and m2, generation by m1 only, fine-tuning by m1 and m2. A late October report (m9,
+    """October: training by m1 and m2, generation with revenue by m1 only (m3 reported none), fine-tuning by m1 and
+    m2. A late October report (m9,
     training) is adjusted in November: its line names m9, not October's own m1 and m2. One query for all lines."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -81,9 +82,10 @@ def test_each_line_names_the_models_behind_its_own_use_and_the_late_ones_behind_
     from payouts.admin import models_behind
     from payouts.services import statement_run_finalize
 
-    from .test_engine import NOVEMBER, late_report, run
+    from .test_engine import NOVEMBER, late_report, run, usage
 
     october_usage(world)
+    usage(world, OCTOBER, ("generation", 1, "m3", None))  # no revenue: not behind the revenue_share line
     statement_run_finalize(run=run(OCTOBER))
     late_report(world, OCTOBER, ("training", 4, None))
     run(NOVEMBER)
@@ -100,18 +102,20 @@ def test_each_line_names_the_models_behind_its_own_use_and_the_late_ones_behind_
         assert len(queries) == 1
 
 
-def test_a_statement_page_shows_its_first_lines_and_links_to_them_all(world, client, staff_user):  # noqa: F811
+def test_a_statement_page_shows_its_first_lines_and_links_to_them_all(
+    world,  # noqa: F811
+    client,
+    staff_user,
+    monkeypatch,
+):
     from payouts import admin as payouts_admin
 
     october_usage(world)
     call_command("compute_statements", "--period", "2026-10")
     statement = Statement.objects.get(rights_holder=world["a"])
     client.force_login(staff_user)
-    payouts_admin.LINES_SHOWN = 2  # the page's cap, lowered below the statement's 3 lines
-    try:
-        page = client.get(f"/admin/payouts/statement/{statement.pk}/change/")
-    finally:
-        payouts_admin.LINES_SHOWN = 100
+    monkeypatch.setattr(payouts_admin, "LINES_SHOWN", 2)  # the page's cap, lowered below the statement's 3 lines
+    page = client.get(f"/admin/payouts/statement/{statement.pk}/change/")
     assert page.status_code == 200
     inline = page.context["inline_admin_formsets"][0]
     assert len(list(inline)) == 2

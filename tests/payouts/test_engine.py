@@ -230,6 +230,7 @@ def test_postgresql_refuses_changing_final_statements_invoices_and_their_lines(w
         "UPDATE payouts_statement SET run_id = (SELECT id FROM payouts_statementrun LIMIT 1), gross = 0 "
         "WHERE id = %(s)s",
         "DELETE FROM payouts_statement WHERE id = %(s)s",
+        "UPDATE payouts_statement SET id = gen_random_uuid() WHERE id = %(s)s",  # its lines would be orphaned
         "UPDATE payouts_statementline SET gross = gross + 1, net = net + 1 WHERE statement_id = %(s)s",
         "DELETE FROM payouts_statementline WHERE statement_id = %(s)s",
         "INSERT INTO payouts_statementline (period, statement_id, licensee_id, agreement_id, work_id, use, basis, "
@@ -246,6 +247,14 @@ def test_postgresql_refuses_changing_final_statements_invoices_and_their_lines(w
     for statement_sql in refused:
         with pytest.raises(IntegrityError, match="never"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement_sql, {"s": statement.pk, "i": invoice.pk})
+    truncates = (("payouts_statementline", "payouts_statementline"), ("payouts_invoiceline", "payouts_invoiceline"),
+                 ("payouts_statement CASCADE", r"\w+"), ("payouts_invoice CASCADE", r"\w+"))  # fmt: skip
+    for truncate, refused_on in truncates:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own deferred checks done: none pending
+            cursor.execute("SET LOCAL ledger.allow_truncate = 'off'")  # as outside a test database
+            with pytest.raises(IntegrityError, match=f"TRUNCATE of {refused_on} refused"), transaction.atomic():
+                cursor.execute(f"TRUNCATE {truncate}")
     statement.refresh_from_db()
     invoice.refresh_from_db()
     assert before == (figures(statement), list(statement.lines.values_list("gross", "commission", "net")),

@@ -121,7 +121,7 @@ def test_finalizing_while_the_month_is_held_answers_409_in_bounded_time_and_chan
 ):
     """A run of the month computing (here: its lock held by another session) makes finalizing wait at most half of
     FINALIZE_WAIT_SECONDS, then answer 409 problem+json: never a request left hanging until the web worker's
-    timeout. Once the month is free, the same call finalizes."""
+    timeout. A month held for less than that is waited for, and the same call finalizes."""
     import psycopg
     from django.db import connection as django_connection
 
@@ -151,6 +151,12 @@ def test_finalizing_while_the_month_is_held_answers_409_in_bounded_time_and_chan
         assert "2026-10" in response.json()["detail"]
         assert 0.4 <= waited < 5
         assert set(Statement.objects.values_list("status", flat=True)) == {"draft"}
-    response = staff_client.post(f"/api/v1/statement-runs/{done.pk}/finalize")  # the month free again
+    settings.FINALIZE_WAIT_SECONDS = 8.0
+    with psycopg.connect(**{k: v for k, v in params.items() if k not in ("cursor_factory", "context")}) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [engine.period_lock_key(OCTOBER)])
+        threading.Timer(0.5, lambda: holder.execute("SELECT pg_advisory_unlock_all()")).start()
+        started = time.monotonic()
+        response = staff_client.post(f"/api/v1/statement-runs/{done.pk}/finalize")  # waits for the month, in time
+        assert time.monotonic() - started >= 0.4
     assert response.status_code == 200, response.content
     assert set(Statement.objects.values_list("status", flat=True)) == {"final"}
