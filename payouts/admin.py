@@ -303,9 +303,8 @@ MODELS_SHOWN = 20  # per line
 def models_behind(statement: Statement, lines: list[StatementLine]) -> dict[int, list[str]]:
     """Line id → the models the AI company reported for what the line bills, in one query for all the lines: a
     usage line, the period's own (not late) events of its agreement, work and use (revenue_share: those with revenue
-    reported); an adjustment, the late events
-    of its month that the statement's run adjusted (its late reports); a flat fee or guarantee top-up (no use), the
-    period's events of its agreement and work, whatever the use."""
+    reported); an adjustment, the late events of its month that the statement's run adjusted (its late reports); a
+    flat fee or guarantee top-up (no use), the period's events of its agreement and work, whatever the use."""
     from licensing.models import UsageEvent
 
     own, late = Q(), Q()

@@ -3,8 +3,8 @@
 -- by row triggers, is refused too (a test database opts out as for the ledger: ledger.allow_truncate, set by
 -- tests/conftest.py).
 
--- a statement, once final: its amounts, holder, period and currency are fixed; it goes from final to paid (a payout
--- batch pays it) and back (the transfer returned), never to draft; it is never deleted
+-- a statement, once final: its id, run, amounts, holder, period and currency are fixed; it goes from final to paid (a
+-- payout batch pays it) and back (the transfer returned), never to draft; it is never deleted
 CREATE FUNCTION payouts_statement_final() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -16,13 +16,13 @@ BEGIN
     END IF;
     IF OLD.status <> 'draft' AND (
        NEW.status = 'draft'
-       OR (NEW.id, NEW.run_id, NEW.rights_holder_id, NEW.period, NEW.currency, NEW.gross, NEW.commission, NEW.net_royalties,
-           NEW.consumption_tax, NEW.withholding_tax, NEW.carried_forward, NEW.payable, NEW.carried_out,
-           NEW.registration_number, NEW.finalized_at)
+       OR (NEW.id, NEW.run_id, NEW.rights_holder_id, NEW.period, NEW.currency, NEW.gross, NEW.commission,
+           NEW.net_royalties, NEW.consumption_tax, NEW.withholding_tax, NEW.carried_forward, NEW.payable,
+           NEW.carried_out, NEW.registration_number, NEW.finalized_at)
           IS DISTINCT FROM
-          (OLD.id, OLD.run_id, OLD.rights_holder_id, OLD.period, OLD.currency, OLD.gross, OLD.commission, OLD.net_royalties,
-           OLD.consumption_tax, OLD.withholding_tax, OLD.carried_forward, OLD.payable, OLD.carried_out,
-           OLD.registration_number, OLD.finalized_at)) THEN
+          (OLD.id, OLD.run_id, OLD.rights_holder_id, OLD.period, OLD.currency, OLD.gross, OLD.commission,
+           OLD.net_royalties, OLD.consumption_tax, OLD.withholding_tax, OLD.carried_forward, OLD.payable,
+           OLD.carried_out, OLD.registration_number, OLD.finalized_at)) THEN
         RAISE EXCEPTION 'statement % is %: it never changes (only its payment: paid, or returned)', OLD.id, OLD.status
             USING ERRCODE = 'check_violation';
     END IF;
