@@ -126,7 +126,8 @@ class StatementRunAdmin(RecordsAdmin):
     list_display = ["period_label", "status", "progress", "lines_written", "created_at", "finished_at",
                     "finalized_at"]  # fmt: skip
     list_filter = ["status", PeriodFilter]
-    readonly_fields = ["period", "status", "agreements_total", "agreements_done", "lines_written", "unallocated_label",
+    readonly_fields = ["period", "status", "step", "agreements_total", "agreements_done", "lines_written",
+                       "unallocated_label",
                        "parts_dealt", "error", "requested_by", "created_at", "started_at", "finished_at",
                        "finalized_at"]  # fmt: skip
     actions = ["compute_again", "finalize"]
@@ -157,7 +158,9 @@ class StatementRunAdmin(RecordsAdmin):
 
     @admin.display(description=_("progress"))
     def progress(self, obj: StatementRun) -> str:
-        return f"{obj.agreements_done} / {obj.agreements_total}"
+        """Agreements done of the run's, and its step while it runs (or where it failed)."""
+        done = f"{obj.agreements_done} / {obj.agreements_total}"
+        return f"{done} · {obj.get_step_display()}" if obj.step else done
 
     @admin.action(description=_("Compute these periods again (drafts)"))
     def compute_again(self, request, queryset):

@@ -32,7 +32,7 @@ from licensing.choices import AgreementStatus, Every, TermType
 from licensing.models import Agreement, PeriodStatus, ReportingPeriod, ReportStatus, Term, UsageReport
 from licensing.usage import period_closed
 
-from .models import RoyaltyStage, RunStatus, Statement, StatementRun, StatementStatus
+from .models import RoyaltyStage, RunStatus, RunStep, Statement, StatementRun, StatementStatus
 from .taxes import TaxRates
 
 
@@ -655,6 +655,7 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
     needs no filter), per_work pairs, late usage from the late reports, then each agreement's fixed terms."""
     period = run.period
     progress.done(0)  # never written by the run's transaction before its end: this connection would wait for it
+    progress.step(RunStep.USAGE)
     cursor.execute(RUN_AGREEMENTS, {
         "ids": [a.pk for a in agreements], "licensees": [a.licensee_id for a in agreements],
         "currencies": [a.currency for a in agreements],
@@ -679,6 +680,8 @@ def _royalty_lines(cursor, run: StatementRun, agreements: list[Agreement], progr
     contracts = _contracts(fixed)
     done = len(agreements) - len(fixed)  # their usage lines are written: done, but for fixed terms
     progress.done(done)
+    if fixed:
+        progress.step(RunStep.FIXED_TERMS)
     # every flat fee first, then the guarantees, which count the royalties earned (fees included) over their window,
     # whichever version of the contract, and whatever the order of the agreements or of their terms
     for kind in (TermType.FLAT_FEE, TermType.MINIMUM_GUARANTEE):
@@ -718,11 +721,13 @@ def _assemble(cursor, run: StatementRun, progress: _Progress) -> tuple[int, dict
     name = f"payouts_statementline_{period:%Y_%m}"
     building = f"{name}_{run.pk.hex[:12]}"
     cursor.execute(NEW_PARTITION.replace("<lines>", building), params)
+    progress.step(RunStep.LINES)
     cursor.execute("SELECT pg_get_serial_sequence('payouts_statementline', 'id')")
     cursor.execute(LINES.replace("<lines>", building), {**params, "sequence": cursor.fetchone()[0]})
     lines = cursor.rowcount
     progress.lines(lines)
     cursor.execute(STATEMENT_TOTALS.replace("<lines>", building))
+    progress.step(RunStep.INDEXES)
     for statement in PARTITION_INDEXES:
         cursor.execute(statement.replace("<lines>", building))
     cursor.execute(f"ANALYZE {building}")
@@ -742,6 +747,7 @@ def _assemble(cursor, run: StatementRun, progress: _Progress) -> tuple[int, dict
     )
     cursor.execute(f"ALTER TABLE {building} RENAME TO {name}")
 
+    progress.step(RunStep.INVOICES)
     cursor.execute(
         "DELETE FROM payouts_invoiceline l USING payouts_invoice i "
         "WHERE i.id = l.invoice_id AND i.period = %s AND i.status = 'draft'", [period]
@@ -754,6 +760,7 @@ def _assemble(cursor, run: StatementRun, progress: _Progress) -> tuple[int, dict
     cursor.execute("DELETE FROM payouts_invoice WHERE period = %s AND status = 'draft' AND run_id <> %s",
                    [period, run.pk])  # fmt: skip
     cursor.execute("DROP TABLE payouts_royalty, payouts_royalty_sum, payouts_shares, payouts_work_statement")
+    progress.step(RunStep.TAXES)
     _taxes_and_payables(run, period)
     return lines, unallocated
 
@@ -764,7 +771,7 @@ def _next_period(period: dt.date) -> dt.date:
 
 def _done(run: StatementRun, lines: int, agreements: int, mark: int, unallocated: dict, **fields) -> None:
     StatementRun.objects.filter(pk=run.pk).update(
-        **fields, unallocated=unallocated,
+        **fields, unallocated=unallocated, step="",
         status=RunStatus.DONE, started_at=Coalesce(F("started_at"), Now()), finished_at=timezone.now(),
         lines_written=lines, agreements_total=agreements, agreements_done=agreements, error="", usage_mark=mark,
     )  # fmt: skip
@@ -884,6 +891,15 @@ class _Progress:
                         [self.total, agreements, self.run_id],
                     )  # fmt: skip
         except DatabaseError:  # progress is a courtesy: the run goes on without it
+            self.close()
+
+    def step(self, step: str) -> None:
+        """What the run does now (RunStep), while it runs: never written over a run done, failed or replaced."""
+        try:
+            with self._cursor() as cursor:
+                cursor.execute("UPDATE payouts_statementrun SET step = %s WHERE id = %s AND status = 'running'",
+                               [step, self.run_id])  # fmt: skip
+        except DatabaseError:
             self.close()
 
     def lines(self, written: int) -> None:

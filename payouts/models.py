@@ -62,6 +62,17 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class RunStep(models.TextChoices):
+    """What a run is doing (its longest steps, in order); where a failed run stopped."""
+
+    USAGE = "usage", _("Aggregating the month's usage")
+    FIXED_TERMS = "fixed_terms", _("Flat fees and minimum guarantees")
+    LINES = "lines", _("Splitting the lines among rights holders")
+    INDEXES = "indexes", _("Indexing the lines")
+    INVOICES = "invoices", _("Invoices")
+    TAXES = "taxes", _("Taxes and payables")
+
+
 class StatementRun(models.Model):
     """One computation of a period's statements and invoices (API.md: POST /statement-runs), with its progress."""
 
@@ -83,6 +94,10 @@ class StatementRun(models.Model):
         _("unallocated"), default=dict, blank=True,
         help_text=_("Royalties of works without rights holders, per currency (minor units): billed, held in the "
                     "royalty clearing account until the work has shares."),
+    )  # fmt: skip
+    step = models.CharField(
+        _("step"), max_length=16, choices=RunStep.choices, blank=True, default="", db_default="",
+        help_text=_("What a running run is doing now; where a failed one stopped."),
     )  # fmt: skip
     parts = models.JSONField(
         _("parts"), default=list, blank=True,

@@ -13,7 +13,7 @@ def run(run) -> dict:
     return {
         "id": str(run.pk), "period": run.period.strftime("%Y-%m"), "status": run.status,
         "agreements_total": run.agreements_total, "agreements_done": run.agreements_done,
-        "lines_written": run.lines_written, "error": run.error or None,
+        "lines_written": run.lines_written, "step": run.step or None, "error": run.error or None,
         "unallocated": [money(amount, currency) for currency, amount in sorted(run.unallocated.items())],
         "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
         "finalized_at": run.finalized_at,

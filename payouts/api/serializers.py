@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from config.fields import ISODateField, MoneyField
 
-from ..models import Basis, BatchStatus, ItemStatus, RunStatus, StatementStatus
+from ..models import Basis, BatchStatus, ItemStatus, RunStatus, RunStep, StatementStatus
 
 
 class StatementRunOutput(serializers.Serializer):
@@ -16,6 +16,11 @@ class StatementRunOutput(serializers.Serializer):
     agreements_total = serializers.IntegerField()
     agreements_done = serializers.IntegerField()
     lines_written = serializers.IntegerField()
+    step = serializers.ChoiceField(
+        choices=RunStep.choices, allow_null=True,
+        help_text="What a running run is doing now (its longest steps, in order); where a failed one stopped; null "
+        "once done or before it starts.",
+    )  # fmt: skip
     unallocated = serializers.ListField(
         child=MoneyField(), help_text="Royalties of works without rights holders, per currency: billed, not paid yet."
     )

@@ -286,6 +286,48 @@ def test_a_committed_run_reports_its_progress_on_its_own_connection_and_finishes
     assert run_row.started_at is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_run_says_which_step_it_is_at_while_it_runs_and_where_it_failed(world, monkeypatch):
+    """The steps, written on the progress connection as the run reaches them (read back from a third connection),
+    cleared once done; a run that fails keeps the step it failed at, in the API and the admin."""
+    import psycopg
+
+    from payouts import engine, tasks
+    from payouts.models import RunStep
+
+    october_usage(world)
+    Term.objects.create(agreement=world["agreement"], type="flat_fee", amount=3000, every="month")
+    params = connection.get_connection_params()
+    seen: list = []
+    step = engine._Progress.step
+
+    def observed(progress, name):
+        step(progress, name)
+        with psycopg.connect(**{k: v for k, v in params.items() if k not in ("cursor_factory", "context")}) as other:
+            seen.append(other.execute("SELECT step FROM payouts_statementrun WHERE id = %s",
+                                      [progress.run_id]).fetchone()[0])  # fmt: skip
+
+    monkeypatch.setattr(engine._Progress, "step", observed)
+    done = run(OCTOBER)
+    assert seen == ["usage", "fixed_terms", "lines", "indexes", "invoices", "taxes"]
+    assert done.step == ""
+
+    def no_taxes(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(engine, "_taxes_and_payables", no_taxes)
+    failing = StatementRun.objects.create(period=OCTOBER)
+    assert tasks.compute_statement_run.apply(args=[str(failing.pk)]).failed()
+    failing.refresh_from_db()
+    assert (failing.status, failing.step, failing.error) == ("failed", RunStep.TAXES, "disk full")
+    from payouts.api.presenters import run as present
+
+    assert present(failing)["step"] == "taxes"
+    from payouts.admin import StatementRunAdmin
+
+    assert StatementRunAdmin.progress(None, failing).endswith("· Taxes and payables")
+
+
 def late_report(world, period, *events):
     """A report received after `period` was final: its events are late (what the ingestion flags)."""
     from licensing.models import UsageReport
