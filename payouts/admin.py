@@ -127,9 +127,8 @@ class StatementRunAdmin(RecordsAdmin):
                     "finalized_at"]  # fmt: skip
     list_filter = ["status", PeriodFilter]
     readonly_fields = ["period", "status", "step", "agreements_total", "agreements_done", "lines_written",
-                       "unallocated_label",
-                       "parts_dealt", "error", "requested_by", "created_at", "started_at", "finished_at",
-                       "finalized_at"]  # fmt: skip
+                       "unallocated_label", "parts_dealt", "error", "requested_by", "created_at", "started_at",
+                       "finished_at", "finalized_at"]  # fmt: skip
     actions = ["compute_again", "finalize"]
 
     def has_view_permission(self, request, obj=None) -> bool:
@@ -158,7 +157,7 @@ class StatementRunAdmin(RecordsAdmin):
 
     @admin.display(description=_("progress"))
     def progress(self, obj: StatementRun) -> str:
-        """Agreements done of the run's, and its step while it runs (or where it failed)."""
+        """The agreements done out of the run's, and its step while it runs (or the one it failed at)."""
         done = f"{obj.agreements_done} / {obj.agreements_total}"
         return f"{done} · {obj.get_step_display()}" if obj.step else done
 

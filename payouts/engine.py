@@ -705,6 +705,7 @@ def _assemble(cursor, run: StatementRun, progress: _Progress) -> tuple[int, dict
     if Statement.objects.filter(period=period).exclude(status=StatementStatus.DRAFT).exists():
         raise RunRefused(_("%(period)s is final: its statements never change.") % {"period": f"{period:%Y-%m}"})
     params = {"run": run.pk, "period": period, "next": _next_period(period)}
+    progress.step(RunStep.LINES)  # the royalty lines summed, the shares read, the statements made, then the split
     # temporary tables have no statistics until analysed: the joins below are planned on real row counts
     cursor.execute("ANALYZE payouts_royalty")
     cursor.execute(ROYALTY_SUMS)
@@ -721,7 +722,6 @@ def _assemble(cursor, run: StatementRun, progress: _Progress) -> tuple[int, dict
     name = f"payouts_statementline_{period:%Y_%m}"
     building = f"{name}_{run.pk.hex[:12]}"
     cursor.execute(NEW_PARTITION.replace("<lines>", building), params)
-    progress.step(RunStep.LINES)
     cursor.execute("SELECT pg_get_serial_sequence('payouts_statementline', 'id')")
     cursor.execute(LINES.replace("<lines>", building), {**params, "sequence": cursor.fetchone()[0]})
     lines = cursor.rowcount
