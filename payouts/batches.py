@@ -62,10 +62,6 @@ def _event(batch: PayoutBatch, kind: str, actor, item: PayoutItem | None = None,
     return PayoutEvent.objects.create(batch=batch, item=item, kind=kind, actor=actor, detail=detail)
 
 
-def _lock(key: str) -> None:
-    xact_lock(key)
-
-
 # creating ---------------------------------------------------------------------------------------------------------
 # A statement c carried into s: the same holder and currency, earlier, final, carried forward, not yet paid, and no
 # statement between them that was not carried forward (each statement carries only the payable of the one before it,
@@ -156,7 +152,7 @@ def payout_batch_create(*, currency: str, pay_date: dt.date, created_by=None,
     digest = hashlib.sha256(f"{currency}|{pay_date}".encode()).hexdigest()
     with transaction.atomic():
         if idempotency_key is not None:  # first: a retry the next day is the original answer, not "in the past"
-            _lock(f"payouts:batch-key:{idempotency_key}")  # retries at once: one creates, the others replay it
+            xact_lock(f"payouts:batch-key:{idempotency_key}")  # retries at once: one creates, the others replay it
             earlier = _replay(idempotency_key, digest)
             if earlier is not None:
                 return earlier
@@ -169,7 +165,7 @@ def payout_batch_create(*, currency: str, pay_date: dt.date, created_by=None,
 def _create(currency: str, pay_date: dt.date, created_by, idempotency_key: str | None, digest: str) -> PayoutBatch:
     try:
         with transaction.atomic():
-            _lock(f"payouts:batch:{currency}")  # two creations at once: the second sees what the first took
+            xact_lock(f"payouts:batch:{currency}")  # two creations at once: the second sees what the first took
             with connection.cursor() as cursor:
                 cursor.execute(_CANDIDATES, {"currency": currency})
                 rows = cursor.fetchall()
@@ -443,7 +439,7 @@ def withholding_remittance_record(*, month: dt.date, currency: str, paid_on: dt.
         raise PayoutInvalid(problems)
     key = f"payouts:remittance:{currency}:{month:%Y-%m}"
     with transaction.atomic():
-        _lock(key)
+        xact_lock(key)
         if JournalTransaction.objects.filter(idempotency_key=key).exists():
             raise PayoutRefused(_("The withholding tax of %(month)s is already recorded as paid.")
                                 % {"month": f"{month:%Y-%m}"})  # fmt: skip

@@ -874,47 +874,37 @@ class _Progress:
         if now - self.written_at < 1 and not last and (self.total is None or agreements < self.total):
             return
         self.written_at = now
-        try:
-            with self._cursor() as cursor:
-                if self.total is None:
-                    cursor.execute(
-                        "UPDATE payouts_statementrun SET agreements_done = least(agreements_done + %s, "
-                        "agreements_total) WHERE id = %s AND status = 'running'",
-                        [agreements - self.reported, self.run_id],
-                    )  # fmt: skip
-                    self.reported = agreements
-                else:
-                    cursor.execute(
-                        "UPDATE payouts_statementrun SET status = 'running', agreements_total = %s, "
-                        "agreements_done = %s, started_at = coalesce(started_at, now()), error = '' "
-                        "WHERE id = %s AND status IN ('queued', 'running')",
-                        [self.total, agreements, self.run_id],
-                    )  # fmt: skip
-        except DatabaseError:  # progress is a courtesy: the run goes on without it
-            self.close()
+        if self.total is None:
+            self._write(
+                "UPDATE payouts_statementrun SET agreements_done = least(agreements_done + %s, agreements_total) "
+                "WHERE id = %s AND status = 'running'", [agreements - self.reported, self.run_id],
+            )  # fmt: skip
+            self.reported = agreements
+        else:
+            self._write(
+                "UPDATE payouts_statementrun SET status = 'running', agreements_total = %s, agreements_done = %s, "
+                "started_at = coalesce(started_at, now()), error = '' "
+                "WHERE id = %s AND status IN ('queued', 'running')",
+                [self.total, agreements, self.run_id],
+            )  # fmt: skip
 
     def step(self, step: str) -> None:
         """What the run does now (RunStep), while it runs: never written over a run done, failed or replaced."""
-        try:
-            with self._cursor() as cursor:
-                cursor.execute("UPDATE payouts_statementrun SET step = %s WHERE id = %s AND status = 'running'",
-                               [step, self.run_id])  # fmt: skip
-        except DatabaseError:
-            self.close()
+        self._write("UPDATE payouts_statementrun SET step = %s WHERE id = %s AND status = 'running'",
+                    [step, self.run_id])  # fmt: skip
 
     def lines(self, written: int) -> None:
+        self._write("UPDATE payouts_statementrun SET lines_written = %s WHERE id = %s", [written, self.run_id])
+
+    def _write(self, sql: str, params: list) -> None:
+        """On the progress connection; progress is a courtesy: on an error the run goes on without it."""
         try:
-            with self._cursor() as cursor:
-                cursor.execute(
-                    "UPDATE payouts_statementrun SET lines_written = %s WHERE id = %s", [written, self.run_id]
-                )
+            if self.connection is None:
+                self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql, params)
         except DatabaseError:
             self.close()
-
-    def _cursor(self):
-        if self.connection is None:
-            self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
-        return self.connection.cursor()
 
     def close(self) -> None:
         if self.connection is not None:

@@ -124,6 +124,12 @@ class StatementRun(models.Model):
             models.CheckConstraint(
                 condition=Q(finalized_at__isnull=True) | Q(status="done"), name="%(app_label)s_%(class)s_final_done"
             ),
+            models.CheckConstraint(condition=Q(step__in=["", *RunStep.values]), name="%(app_label)s_%(class)s_step"),
+            # a step while running, or where a failed run stopped; none before or once done
+            models.CheckConstraint(
+                condition=Q(step="") | Q(status__in=[RunStatus.RUNNING, RunStatus.FAILED]),
+                name="%(app_label)s_%(class)s_step_running",
+            ),
         ]
 
     def __str__(self) -> str:

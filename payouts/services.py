@@ -6,11 +6,11 @@ import datetime as dt
 import time
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.locks import xact_lock
+from config.locks import lock_within, xact_lock
 from ledger.choices import AccountPurpose, OwnerType
 from ledger.money import Money
 from ledger.services import Entry, account_get_or_create, accounts_get_or_create_bulk, journal_post_bulk
@@ -118,18 +118,8 @@ def _close_usage() -> None:
             if cursor.fetchone()[0]:
                 return
             time.sleep(0.05)
-        cursor.execute("SELECT current_setting('lock_timeout')")
-        before = cursor.fetchone()[0]
-        try:
-            with transaction.atomic():  # a savepoint: the timeout's error leaves the transaction usable
-                milliseconds = max(1, int((deadline - time.monotonic()) * 1000))
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
-                cursor.execute(f"SELECT pg_advisory_xact_lock({USAGE_CLOSE_LOCK})")
-        except OperationalError:
-            raise RunRefused(
-                _("Usage reports are being stored right now: finalize again when they are done.")
-            ) from None
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+    if not lock_within(f"SELECT pg_advisory_xact_lock({USAGE_CLOSE_LOCK})", [], deadline - time.monotonic()):
+        raise RunRefused(_("Usage reports are being stored right now: finalize again when they are done."))
 
 
 def _refuse_out_of_order(run: StatementRun) -> None:

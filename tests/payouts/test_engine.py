@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from licensing.models import Agreement, PeriodStatus, ReportingPeriod, Term
-from payouts.engine import RunRefused, statement_run_compute
+from payouts.engine import RunRefused, period_lock_key, statement_run_compute
 from payouts.models import Invoice, Statement, StatementLine, StatementRun
 from tests.licensing.factories import LicenseeFactory, RightsHolderFactory, work_with_shares
 
@@ -565,7 +565,7 @@ def test_two_runs_of_a_period_at_once_one_is_refused(world):
     try:
         with other.cursor() as cursor:  # another run of October holding its lock, in its own transaction
             cursor.execute("BEGIN")
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('payouts:' || %s::text, 0))", [OCTOBER])
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [period_lock_key(OCTOBER)])
             with pytest.raises(RunRefused, match="under way"):
                 run(OCTOBER)
             cursor.execute("ROLLBACK")

@@ -117,3 +117,14 @@ def test_a_line_belongs_to_its_statements_period_and_its_agreements_licensee(run
     with connection.cursor() as cursor:  # written outside the engine: kept in the default partition
         cursor.execute("SELECT count(*) FROM payouts_statementline_default WHERE statement_id = %s", [statement_id])
         assert cursor.fetchone()[0] == 1
+
+
+def test_a_run_s_step_is_one_of_its_steps_and_only_while_running_or_where_it_failed(run_id):
+    with pytest.raises(IntegrityError, match="payouts_statementrun_step_running"):
+        sql("UPDATE payouts_statementrun SET step = 'lines' WHERE id = %s", [run_id])  # a done run
+    with pytest.raises(IntegrityError, match="payouts_statementrun_step"):
+        sql("UPDATE payouts_statementrun SET status = 'running', step = 'painting' WHERE id = %s", [run_id])
+    sql("UPDATE payouts_statementrun SET status = 'running', step = 'lines' WHERE id = %s", [run_id])
+    sql("UPDATE payouts_statementrun SET status = 'failed' WHERE id = %s", [run_id])  # keeps where it stopped
+    with pytest.raises(IntegrityError, match="payouts_statementrun_step_running"):
+        sql("UPDATE payouts_statementrun SET status = 'queued' WHERE id = %s", [run_id])

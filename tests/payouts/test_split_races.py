@@ -103,7 +103,7 @@ def test_the_callback_delivered_again_while_the_first_assembles_waits_and_finds_
         thread.start()
         assert waiting_for_a_lock()
         with first.cursor() as cursor:  # the first assembly ends
-            cursor.execute("UPDATE payouts_statementrun SET status = 'done' WHERE id = %s", [split.pk])
+            cursor.execute("UPDATE payouts_statementrun SET status = 'done', step = '' WHERE id = %s", [split.pk])
         first.commit()
         thread.join(timeout=60)
     finally:
